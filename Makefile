@@ -1,0 +1,59 @@
+# Amaan. `make help` lists the targets; CI runs `make test` through .ci/run.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+TRAINING_DATA := data/nlu/en data/nlu/ar data/rules data/stories
+export PYTHONPATH := $(CURDIR)
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+# Read deployment settings (channel tokens, keys) from .env when present; the environment wins.
+ifneq (,$(wildcard .env))
+include .env
+export $(shell sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' .env)
+endif
+
+.PHONY: help setup train run test eval bench lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.installed ## create .venv with Python 3.10 and the pinned dependencies
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+	@PY310=$$(scripts/find-python310.sh) || exit 1; \
+	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))'; then \
+	  rm -rf $(VENV); echo "Creating $(VENV) with $$PY310"; $$PY310 -m venv $(VENV); fi
+	$(PY) -m pip install --quiet --upgrade "pip<25" wheel
+	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	$(PY) -m pip check
+	@touch $@
+
+train: setup ## train a model unless one is cached for this config, domain and data
+	$(PY) -m bot train
+
+run: train ## start the assistant: REST on http://localhost:$${PORT:-5005}/webhooks/rest/webhook
+	$(PY) -m bot run
+
+test: train ## validate data, run the pytest suite and the test stories
+	$(PY) -m rasa data validate --config config.yml --domain domain.yml --data $(TRAINING_DATA)
+	$(PY) -m bot check-content
+	$(PY) -m pytest
+	$(PY) -m rasa test core --stories tests/stories --model "$$($(PY) -m bot model-path)" \
+	  --fail-on-prediction-errors --out .run/story-results
+
+eval: train ## per-language precision/recall/F1 and the danger net's recall on the held-out set
+	$(PY) -m bot eval --json reports/eval.json
+
+bench: train ## load test over REST against a `rasa init` baseline bot, with ratios
+	$(PY) bench/run.py
+
+lint: setup ## ruff (lint and format) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+clean: ## remove the virtualenv and run files (cached models stay in ~/.cache/amaan)
+	rm -rf $(VENV) .run .pytest_cache .mypy_cache

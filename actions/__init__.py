@@ -1,0 +1,1 @@
+"""Rasa SDK custom actions, one module per feature. They may import ``bot``, never ``channels``."""

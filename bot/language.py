@@ -1,0 +1,97 @@
+"""Script detection and Arabic normalization.
+
+``normalize_arabic`` is what the NLU pipeline and the danger net see: diacritics and tatweel
+stripped, alef/hamza, yaa and taa marbuta variants unified, Arabic-Indic digits turned into ASCII.
+``detect_language`` decides which language a reply should be in.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Literal, Optional
+
+import pyarabic.araby as araby
+
+__all__ = ["Language", "detect_language", "normalize_arabic", "normalize_for_matching", "is_arabizi"]
+
+Language = Literal["ar", "en"]
+
+# Arabic-Indic (U+0660..) and Eastern Arabic-Indic/Persian (U+06F0..) digits.
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+_ARABIC_LETTER = re.compile(r"[\u0621-\u064A\u0671-\u06D3\u06FA-\u06FF]")
+_LATIN_LETTER = re.compile(r"[A-Za-z]")
+_LATIN_WORD = re.compile(r"[a-z0-9']+")
+# Arabizi: Arabic typed with Latin letters, digits standing for Arabic sounds (3=ع, 7=ح, 5=خ, 2=ء, 9=ق).
+_ARABIZI_DIGIT_WORD = re.compile(r"^(?=.*[a-z])(?=.*[235679])[a-z235679']{2,}$")
+_ARABIZI_WORDS = frozenset(
+    """
+    ana enta enti inta inti ent hatha hadha haza hathi hadhi wallah walla wallahi yalla inshallah
+    mashallah shukran shokran marhaba mar7aba ahlan salam salaam habibi habibti abi abgha abgha
+    ab3a abga abi ba3ad ya3ni y3ni shlon shlonk kaif keef kef wesh wsh wish ish leh lesh laish
+    la2 la aywa aiwa eh naam na3am mafi ma fi 3ndi 3andi ma3i wayed wayid mara marra 7ayl 7eil
+    khalas 5alas bas ba3dain ba3den ummi umi ummy abooy abuy oboy yaba yumma mama baba akhoy
+    ukhti ukhty 7ad ahad wa7ed wahed wa7d ybtzni yhadedni yhaddidni abghak abik ab8a
+    """.split()
+)
+
+ARABIC_NORMALIZATION_VERSION = 1
+
+
+def normalize_arabic(text: str) -> str:
+    """Unify the Arabic spelling variants that carry no meaning for understanding.
+
+    Strips diacritics (tashkeel), small signs and tatweel; maps أ إ آ ٱ to ا, ؤ to و, ئ to ي,
+    ى to ي and ة to ه; turns Arabic-Indic digits into ASCII. Latin text passes through unchanged.
+    """
+    if not text:
+        return text
+    text = unicodedata.normalize("NFKC", text).translate(_DIGITS)
+    if not _ARABIC_LETTER.search(text):
+        return text
+    text = araby.strip_tashkeel(text)
+    text = araby.strip_small(text)
+    text = araby.strip_tatweel(text)
+    text = araby.normalize_hamza(text, method="tasheel")
+    text = text.replace("ٱ", "ا").replace("ى", "ي").replace("ة", "ه")
+    return text
+
+
+_PUNCT = re.compile(r"[^\w\s]|_", re.UNICODE)
+_RUNS = re.compile(r"(\w)\1{2,}", re.UNICODE)
+_SPACES = re.compile(r"\s+")
+
+
+def normalize_for_matching(text: str) -> str:
+    """Normalize text for lexicon matching: Arabic normalization, lower case, punctuation to
+    spaces, runs of three or more of one letter cut to two ("pleeease", "مرررره"), single spaces."""
+    text = normalize_arabic(text or "").lower()
+    text = _PUNCT.sub(" ", text)
+    text = _RUNS.sub(r"\1\1", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def is_arabizi(text: str) -> bool:
+    """True when Latin-script text reads as Arabic written in Latin letters ("7ad ybtzni")."""
+    words = _LATIN_WORD.findall(text.lower())
+    if not words:
+        return False
+    hits = sum(1 for w in words if w in _ARABIZI_WORDS or _ARABIZI_DIGIT_WORD.match(w))
+    return hits >= max(1, (len(words) + 2) // 3)
+
+
+def detect_language(text: str) -> Optional[Language]:
+    """The language a reply to ``text`` should be in, or None when the text has no letters.
+
+    Arabic wins when Arabic letters are at least a third of all letters (Arabic messages often
+    carry Latin app names: "سناب snapchat"); Latin text that reads as Arabizi counts as Arabic.
+    """
+    arabic = len(_ARABIC_LETTER.findall(text or ""))
+    latin = len(_LATIN_LETTER.findall(text or ""))
+    if arabic == 0 and latin == 0:
+        return None
+    if arabic * 2 >= latin:
+        return "ar"
+    if arabic == 0 and is_arabizi(text):
+        return "ar"
+    return "en"

@@ -1,0 +1,1 @@
+"""Custom Rasa NLU components: Arabic normalization, language/audience signals, the danger net."""

@@ -1,0 +1,127 @@
+"""``make run``: the Rasa server and the action server on embedded defaults, supervised together.
+
+Writes the channel credentials and endpoints for this environment into ``.run/``, starts both
+servers, prints what runs where once they answer, and stops everything it started on Ctrl-C or
+when either process dies.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import yaml
+
+from bot.model import ensure_model, rasa_env
+from bot.settings import PROJECT_ROOT, Settings, get_settings
+
+__all__ = ["write_runtime_config", "main"]
+
+
+def write_runtime_config(settings: Settings, run_dir: Path, actions_port: int) -> Dict[str, Path]:
+    """credentials.yml (the channels whose settings are present) and endpoints.yml for this run."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    credentials = {"channels.rest.RestInput": {}}
+    endpoints: Dict[str, object] = {"action_endpoint": {"url": f"http://localhost:{actions_port}/webhook"}}
+    if settings.redis_url:
+        endpoints["lock_store"] = {"type": "redis", "url": _redis_host(settings.redis_url), "port": _redis_port(settings.redis_url), "db": 1, "key_prefix": "amaan"}
+    paths = {"credentials": run_dir / "credentials.yml", "endpoints": run_dir / "endpoints.yml"}
+    paths["credentials"].write_text(yaml.safe_dump(credentials))
+    paths["endpoints"].write_text(yaml.safe_dump(endpoints))
+    return paths
+
+
+def _redis_host(url: str) -> str:
+    from urllib.parse import urlparse
+
+    return urlparse(url).hostname or "localhost"
+
+
+def _redis_port(url: str) -> int:
+    from urllib.parse import urlparse
+
+    return urlparse(url).port or 6379
+
+
+def _wait_until_up(url: str, processes: List[subprocess.Popen], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in processes):
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:  # noqa: S310 - localhost only
+                if reply.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def _stop(processes: List[subprocess.Popen]) -> None:
+    for p in processes:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + 15
+    for p in processes:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def start(port: int, actions_port: int, model: Path, root: Path = PROJECT_ROOT, quiet: bool = False) -> List[subprocess.Popen]:
+    """Start the action server and the Rasa server; return the processes (not yet ready)."""
+    settings = get_settings()
+    paths = write_runtime_config(settings, root / ".run", actions_port)
+    env = rasa_env(root)
+    env["ACTION_SERVER_URL"] = f"http://localhost:{actions_port}/webhook"
+    out = subprocess.DEVNULL if quiet else None
+    actions = subprocess.Popen(
+        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
+        cwd=root, env=env, stdout=out, stderr=out,
+    )
+    rasa = subprocess.Popen(
+        [sys.executable, "-m", "rasa", "run", "--model", str(model), "--port", str(port),
+         "--credentials", str(paths["credentials"]), "--endpoints", str(paths["endpoints"])],
+        cwd=root, env=env, stdout=out, stderr=out,
+    )
+    return [actions, rasa]
+
+
+def main(port: Optional[int] = None, actions_port: Optional[int] = None) -> int:
+    port = port or int(os.environ.get("PORT", "5005"))
+    actions_port = actions_port or int(os.environ.get("ACTIONS_PORT", "5055"))
+    model = ensure_model()
+    processes = start(port, actions_port, model)
+    signal.signal(signal.SIGTERM, lambda *_: (_stop(processes), sys.exit(0)))
+    try:
+        up = _wait_until_up(f"http://localhost:{actions_port}/health", processes, 120) and _wait_until_up(
+            f"http://localhost:{port}/webhooks/rest/", processes, 300
+        )
+        if not up:
+            print("A server failed to start; see the output above.", file=sys.stderr)
+            _stop(processes)
+            return 1
+        print(
+            "\nAmaan is running (Ctrl-C stops everything):\n"
+            f"  Rasa server:   http://localhost:{port}\n"
+            f"  REST channel:  http://localhost:{port}/webhooks/rest/webhook\n"
+            f"  Action server: http://localhost:{actions_port}\n"
+            f"  Model:         {model}\n",
+            flush=True,
+        )
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        print("A server stopped; stopping the rest.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        _stop(processes)

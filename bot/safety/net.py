@@ -1,0 +1,128 @@
+"""A lexicon and pattern net for disclosures of harm, kept in data for both languages.
+
+The net is a pure function over normalized text: ``DangerNet.load().assess(text)``. It has two layers:
+
+* ``patterns``: regular expressions searched in the normalized text (see
+  ``bot.language.normalize_for_matching``), one list per language and kind;
+* ``phrases``: short phrases matched against windows of the same number of words, allowing one
+  typo for phrases of 5-9 letters and two from 10 letters on ("blakmailing me", "يبتزنى").
+
+Recall beats precision: every language's lexicon is tried on every message, because people mix
+scripts. The NLU component ``bot.nlu.danger.DangerNetClassifier`` combines the net with the intent
+classifier.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import yaml
+from rapidfuzz.distance import Levenshtein
+
+from bot.language import normalize_arabic, normalize_for_matching
+
+__all__ = ["DangerAssessment", "DangerNet", "DANGER_KINDS", "DISCLOSURE_INTENTS", "DEFAULT_LEXICON"]
+
+DANGER_KINDS = ("self_harm", "abuse", "threat", "coercion", "blackmail", "meeting")
+# The intents that mean "harm disclosed"; the kind decides which.
+DISCLOSURE_INTENTS = ("disclose_harm", "disclose_self_harm")
+DEFAULT_LEXICON = Path(__file__).resolve().parents[2] / "data" / "safety" / "danger.yml"
+# Long messages are cut before fuzzy matching: it is linear in words but not free.
+_FUZZY_MAX_WORDS = 400
+
+
+@dataclass(frozen=True)
+class DangerAssessment:
+    """What the net found: the kind of harm and the rule that matched (for audits and tests)."""
+
+    kind: str
+    rule: str
+
+    @property
+    def intent(self) -> str:
+        return "disclose_self_harm" if self.kind == "self_harm" else "disclose_harm"
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    kind: str
+    text: str
+    words: int
+    max_edits: int
+
+
+class DangerNet:
+    """Finds disclosures of abuse, threats, coercion, blackmail, meetings and self-harm."""
+
+    def __init__(self, patterns: List[Tuple[str, str, "re.Pattern[str]"]], phrases: List[_Phrase]):
+        self._patterns = patterns
+        self._phrases = phrases
+
+    @classmethod
+    def from_dict(cls, data: Dict) -> "DangerNet":
+        """Build the net from the lexicon's parsed YAML (see ``data/safety/danger.yml``)."""
+        patterns: List[Tuple[str, str, "re.Pattern[str]"]] = []
+        phrases: List[_Phrase] = []
+        for lang, kinds in (data.get("patterns") or {}).items():
+            for kind, items in (kinds or {}).items():
+                _check_kind(kind)
+                for i, pattern in enumerate(items or []):
+                    # Patterns are written against normalized text, so normalize their Arabic too.
+                    compiled = re.compile(_normalize_pattern(pattern))
+                    patterns.append((kind, f"pattern:{lang}:{kind}:{i}", compiled))
+        for lang, kinds in (data.get("phrases") or {}).items():
+            for kind, items in (kinds or {}).items():
+                _check_kind(kind)
+                for phrase in items or []:
+                    text = normalize_for_matching(phrase)
+                    letters = len(text.replace(" ", ""))
+                    edits = 0 if letters < 5 else 1 if letters < 10 else 2
+                    phrases.append(_Phrase(kind, text, len(text.split()), edits))
+        return cls(patterns, phrases)
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_LEXICON) -> "DangerNet":
+        """The net built from a lexicon file (cached per path)."""
+        return _load_cached(str(path))
+
+    def assess(self, text: str) -> Optional[DangerAssessment]:
+        """The first disclosure found in ``text``, or None."""
+        normalized = normalize_for_matching(text)
+        if not normalized:
+            return None
+        for kind, rule, pattern in self._patterns:
+            if pattern.search(normalized):
+                return DangerAssessment(kind, rule)
+        words = normalized.split()[:_FUZZY_MAX_WORDS]
+        windows: Dict[int, List[str]] = {}
+        for phrase in self._phrases:
+            if phrase.words not in windows:
+                n = phrase.words
+                windows[n] = [" ".join(words[i : i + n]) for i in range(max(0, len(words) - n + 1))]
+            for window in windows[phrase.words]:
+                if abs(len(window) - len(phrase.text)) > phrase.max_edits:
+                    continue
+                if Levenshtein.distance(window, phrase.text, score_cutoff=phrase.max_edits) <= phrase.max_edits:
+                    return DangerAssessment(phrase.kind, f"phrase:{phrase.kind}:{phrase.text}")
+        return None
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in DANGER_KINDS:
+        raise ValueError(f"unknown danger kind {kind!r}; expected one of {DANGER_KINDS}")
+
+
+def _normalize_pattern(pattern: str) -> str:
+    """Apply the Arabic letter unification to a regex's Arabic letters (patterns are written in
+    lower case; lower-casing here would turn ``\\S`` into ``\\s``)."""
+    return normalize_arabic(pattern)
+
+
+@lru_cache(maxsize=4)
+def _load_cached(path: str) -> DangerNet:
+    with open(path, encoding="utf-8") as f:
+        return DangerNet.from_dict(yaml.safe_load(f) or {})
