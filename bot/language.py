@@ -22,8 +22,8 @@ _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890
 _ARABIC_LETTER = re.compile(r"[\u0621-\u064A\u0671-\u06D3\u06FA-\u06FF]")
 _LATIN_LETTER = re.compile(r"[A-Za-z]")
 _LATIN_WORD = re.compile(r"[a-z0-9']+")
-# Arabizi: Arabic typed with Latin letters, digits standing for Arabic sounds (3=ع, 7=ح, 5=خ, 2=ء, 9=ق).
-_ARABIZI_DIGIT_WORD = re.compile(r"^(?=.*[a-z])(?=.*[235679])[a-z235679']{2,}$")
+# Arabizi: Arabic typed with Latin letters, digits standing for Arabic sounds (3=ع, 7=ح, 5=خ, 2=ء, 9=ق, 8=غ/ق, 6=ط).
+_ARABIZI_DIGIT_WORD = re.compile(r"^(?=.*[a-z])(?=.*[2356789])[a-z0-9']{2,}$")
 _ARABIZI_WORDS = frozenset(
     """
     ana enta enti inta inti ent hatha hadha haza hathi hadhi wallah walla wallahi yalla inshallah
@@ -31,7 +31,9 @@ _ARABIZI_WORDS = frozenset(
     ab3a abga abi ba3ad ya3ni y3ni shlon shlonk kaif keef kef wesh wsh wish ish leh lesh laish
     la2 la aywa aiwa eh naam na3am mafi ma fi 3ndi 3andi ma3i wayed wayid mara marra 7ayl 7eil
     khalas 5alas bas ba3dain ba3den ummi umi ummy abooy abuy oboy yaba yumma mama baba akhoy
-    ukhti ukhty 7ad ahad wa7ed wahed wa7d ybtzni yhadedni yhaddidni abghak abik ab8a
+    ukhti ukhty 7ad ahad wa7ed wahed wa7d ybtzni yhadedni yhaddidni abghak abik ab8a akeed akid
+    tamam sora soura sowar insan el al mn min men bokra bukra yabi yabgha ybi ygablni yshofni
+    ana7 lo3ba la3ba ya3ni wla walla kman kaman shay shi ma3 3la 3ala ely elli illi
     """.split()
 )
 

@@ -14,14 +14,14 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import IO, Dict, List, Optional
 
 import yaml
 
 from bot.model import ensure_model, rasa_env
 from bot.settings import PROJECT_ROOT, Settings, get_settings
 
-__all__ = ["write_runtime_config", "main"]
+__all__ = ["write_runtime_config", "start", "stop", "wait_until_up", "main"]
 
 
 def write_runtime_config(settings: Settings, run_dir: Path, actions_port: int) -> Dict[str, Path]:
@@ -49,7 +49,7 @@ def _redis_port(url: str) -> int:
     return urlparse(url).port or 6379
 
 
-def _wait_until_up(url: str, processes: List[subprocess.Popen], timeout: float) -> bool:
+def wait_until_up(url: str, processes: List[subprocess.Popen], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(p.poll() is not None for p in processes):
@@ -64,7 +64,7 @@ def _wait_until_up(url: str, processes: List[subprocess.Popen], timeout: float) 
     return False
 
 
-def _stop(processes: List[subprocess.Popen]) -> None:
+def stop(processes: List[subprocess.Popen]) -> None:
     for p in processes:
         if p.poll() is None:
             p.send_signal(signal.SIGINT)
@@ -76,20 +76,24 @@ def _stop(processes: List[subprocess.Popen]) -> None:
             p.kill()
 
 
-def start(port: int, actions_port: int, model: Path, root: Path = PROJECT_ROOT, quiet: bool = False) -> List[subprocess.Popen]:
-    """Start the action server and the Rasa server; return the processes (not yet ready)."""
+def start(port: int, actions_port: int, model: Path, root: Path = PROJECT_ROOT, output: Optional[IO] = None) -> List[subprocess.Popen]:
+    """Start the action server and the Rasa server; return the processes (not yet ready).
+
+    Rasa's HTTP API (trackers, events) is on only with ``RASA_API_TOKEN`` set, and then needs it.
+    """
     settings = get_settings()
     paths = write_runtime_config(settings, root / ".run", actions_port)
     env = rasa_env(root)
     env["ACTION_SERVER_URL"] = f"http://localhost:{actions_port}/webhook"
-    out = subprocess.DEVNULL if quiet else None
+    out = output
+    api = ["--enable-api", "--auth-token", settings.rasa_api_token] if settings.rasa_api_token else []
     actions = subprocess.Popen(
         [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
         cwd=root, env=env, stdout=out, stderr=out,
     )
     rasa = subprocess.Popen(
         [sys.executable, "-m", "rasa", "run", "--model", str(model), "--port", str(port),
-         "--credentials", str(paths["credentials"]), "--endpoints", str(paths["endpoints"])],
+         "--credentials", str(paths["credentials"]), "--endpoints", str(paths["endpoints"]), *api],
         cwd=root, env=env, stdout=out, stderr=out,
     )
     return [actions, rasa]
@@ -100,14 +104,14 @@ def main(port: Optional[int] = None, actions_port: Optional[int] = None) -> int:
     actions_port = actions_port or int(os.environ.get("ACTIONS_PORT", "5055"))
     model = ensure_model()
     processes = start(port, actions_port, model)
-    signal.signal(signal.SIGTERM, lambda *_: (_stop(processes), sys.exit(0)))
+    signal.signal(signal.SIGTERM, lambda *_: (stop(processes), sys.exit(0)))
     try:
-        up = _wait_until_up(f"http://localhost:{actions_port}/health", processes, 120) and _wait_until_up(
+        up = wait_until_up(f"http://localhost:{actions_port}/health", processes, 120) and wait_until_up(
             f"http://localhost:{port}/webhooks/rest/", processes, 300
         )
         if not up:
             print("A server failed to start; see the output above.", file=sys.stderr)
-            _stop(processes)
+            stop(processes)
             return 1
         print(
             "\nAmaan is running (Ctrl-C stops everything):\n"
@@ -124,4 +128,4 @@ def main(port: Optional[int] = None, actions_port: Optional[int] = None) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        _stop(processes)
+        stop(processes)

@@ -33,6 +33,7 @@ class Settings:
     default_language: str = "ar"  # [DEFAULT_LANGUAGE] replies before the user's language is known
     max_message_chars: int = 2000  # [MAX_MESSAGE_CHARS] longer messages get a polite refusal
     rest_token: Optional[str] = None  # [REST_CHANNEL_TOKEN] bearer token the REST channel requires
+    rasa_api_token: Optional[str] = None  # [RASA_API_TOKEN] turns on Rasa's HTTP API, behind this token
     redis_url: Optional[str] = None  # [REDIS_URL] shared state across replicas; in-memory without
     action_server_url: str = "http://localhost:5055/webhook"  # [ACTION_SERVER_URL]
     model_cache_dir: Path = Path.home() / ".cache" / "amaan" / "models"  # [AMAAN_MODEL_DIR]
@@ -62,6 +63,7 @@ class Settings:
             default_language=language,
             max_message_chars=_int("MAX_MESSAGE_CHARS", 2000),
             rest_token=env.get("REST_CHANNEL_TOKEN") or None,
+            rasa_api_token=env.get("RASA_API_TOKEN") or None,
             redis_url=env.get("REDIS_URL") or None,
             action_server_url=env.get("ACTION_SERVER_URL", cls.action_server_url),
             model_cache_dir=Path(env.get("AMAAN_MODEL_DIR") or cls.model_cache_dir).expanduser(),

@@ -1,0 +1,109 @@
+"""Shared fixtures. Servers are real: a trained model, ``rasa run`` and the action server, started
+once per test session the same way ``make run`` starts them (``bot.run.start``)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional
+
+import pytest
+import requests
+
+from bot.settings import PROJECT_ROOT, get_settings
+
+LOG_DIR = PROJECT_ROOT / ".run" / "test-logs"
+API_TOKEN = uuid.uuid4().hex
+
+
+@pytest.fixture(autouse=True)
+def _clean_settings() -> Iterator[None]:
+    """Each test reads settings afresh, so a test that changes the environment affects only itself."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Bot:
+    """A client of the REST channel that speaks as one user (or as many, by sender id)."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.url = f"{base_url}/webhooks/rest/webhook"
+
+    def post(self, body: Any, headers: Optional[Dict[str, str]] = None, raw: Optional[bytes] = None) -> requests.Response:
+        if raw is not None:
+            return requests.post(self.url, data=raw, headers=headers or {}, timeout=60)
+        return requests.post(self.url, json=body, headers=headers or {}, timeout=60)
+
+    def say(self, sender: str, text: str) -> List[Dict[str, Any]]:
+        reply = self.post({"sender": sender, "message": text})
+        assert reply.status_code == 200, reply.text
+        return reply.json()
+
+    def text(self, sender: str, text: str) -> str:
+        """All reply texts of one turn, joined."""
+        return "\n".join(m.get("text", "") for m in self.say(sender, text))
+
+    def tracker(self, sender: str) -> Dict[str, Any]:
+        return requests.get(f"{self.base_url}/conversations/{sender}/tracker", params={"token": API_TOKEN}, timeout=30).json()
+
+
+def new_sender() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    from bot.model import ensure_model
+
+    return ensure_model()
+
+
+@pytest.fixture(scope="session")
+def bot(model_path: Path) -> Iterator[Bot]:
+    """The assistant running as ``make run`` runs it, on free ports, with the HTTP API on (behind a
+    token) so tests can read trackers."""
+    from bot.run import start, stop, wait_until_up
+
+    port, actions_port = free_port(), free_port()
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log = open(LOG_DIR / "servers.log", "w")  # noqa: SIM115 - closed below
+    os.environ["RASA_API_TOKEN"] = API_TOKEN
+    processes = start(port, actions_port, model_path, output=log)
+    try:
+        up = wait_until_up(f"http://localhost:{actions_port}/health", processes, 120) and wait_until_up(
+            f"http://localhost:{port}/webhooks/rest/", processes, 300
+        )
+        if not up:
+            log.flush()
+            pytest.fail("servers did not start:\n" + (LOG_DIR / "servers.log").read_text()[-5000:])
+        yield Bot(f"http://localhost:{port}")
+    finally:
+        os.environ.pop("RASA_API_TOKEN", None)
+        stop(processes)
+        log.close()
+
+
+@pytest.fixture
+def sender() -> str:
+    return new_sender()
+
+
+def wait_for(predicate: Any, timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    return predicate()

@@ -1,0 +1,102 @@
+"""Custom actions run on a Tracker built from events, with a fresh CollectingDispatcher."""
+
+from typing import Any, Dict, List, Optional
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.advice import ActionAnswerFollowup, ActionGiveAdvice
+from actions.safety import ActionDangerSupport, ActionMediaPolicy, ActionRequestHuman
+from actions.session import ActionSessionStart
+from bot.content import ContentLibrary
+from bot.settings import PROJECT_ROOT
+
+LIB = ContentLibrary.load(PROJECT_ROOT / "data")
+
+
+def tracker(intent: str, text: str = "", slots: Optional[Dict[str, Any]] = None, entities: Optional[List[Dict[str, Any]]] = None) -> Tracker:
+    return Tracker(
+        sender_id="t",
+        slots=slots or {},
+        latest_message={"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or []},
+        events=[],
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
+    )
+
+
+async def run(action: Any, t: Tracker) -> tuple:
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, t, {})
+    return dispatcher.messages, events
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+@pytest.mark.parametrize("audience", ["child", "teen", "parent", "educator"])
+async def test_advice_fits_audience_and_language(lang: str, audience: str) -> None:
+    messages, events = await run(ActionGiveAdvice(), tracker("ask_sextortion", slots={"language": lang, "audience": audience}))
+    assert messages[0]["text"] == LIB.advice("sextortion", audience, lang)
+    assert SlotSet("topic", "sextortion") in events
+    assert [b["payload"] for b in messages[0]["buttons"]][0] == "/followup_already_happened"
+
+
+async def test_advice_without_audience_asks_who_is_chatting() -> None:
+    messages, _ = await run(ActionGiveAdvice(), tracker("ask_gaming", slots={"language": "en"}))
+    assert len(messages) == 2
+    assert "who's chatting" in messages[1]["text"]
+    assert {b["payload"] for b in messages[1]["buttons"]} == {'/tell_audience{"audience":"%s"}' % a for a in ("child", "teen", "parent", "educator")}
+
+
+async def test_followup_answers_for_the_current_topic() -> None:
+    slots = {"language": "en", "audience": "parent", "topic": "sextortion"}
+    messages, _ = await run(ActionAnswerFollowup(), tracker("followup_already_happened", slots=slots))
+    assert messages[0]["text"] == LIB.followup("sextortion", "already_happened", "parent", "en")
+    assert "/followup_already_happened" not in [b["payload"] for b in messages[0]["buttons"]]
+
+
+async def test_followup_without_topic_asks_which_topic() -> None:
+    messages, _ = await run(ActionAnswerFollowup(), tracker("followup_more", slots={"language": "ar"}))
+    assert messages[0]["text"] == LIB.message("followup_without_topic", "ar")
+    assert len(messages[0]["buttons"]) == 10
+
+
+@pytest.mark.parametrize(("lang", "reassurance"), [("en", "your fault"), ("ar", "ذنبك")])
+async def test_danger_support_reassures_gives_numbers_and_offers_counselor(lang: str, reassurance: str) -> None:
+    t = tracker("disclose_harm", slots={"language": lang, "audience": "teen"}, entities=[{"entity": "danger_kind", "value": "blackmail", "extractor": "DangerNet:net"}])
+    messages, events = await run(ActionDangerSupport(), t)
+    assert "911" in messages[0]["text"] and "116111" in messages[0]["text"]
+    assert reassurance in messages[0]["text"]
+    assert [b["payload"] for b in messages[1]["buttons"]] == ["/request_human", "/deny"]
+    escalation = next(e for e in events if e["name"] == "escalation")["value"]
+    assert escalation["reason"] == "disclosure" and escalation["kind"] == "blackmail" and escalation["source"] == "net"
+
+
+async def test_self_harm_gets_its_own_support() -> None:
+    t = tracker("disclose_self_harm", slots={"language": "en", "audience": "child"})
+    messages, events = await run(ActionDangerSupport(), t)
+    assert messages[0]["text"] == LIB.message("self_harm_support", "en", "child")
+    assert SlotSet("danger_kind", "self_harm") in events
+
+
+async def test_request_human_records_the_request() -> None:
+    messages, events = await run(ActionRequestHuman(), tracker("request_human", slots={"language": "ar"}))
+    assert "116111" in messages[0]["text"]
+    assert next(e for e in events if e["name"] == "escalation")["value"]["reason"] == "counselor_requested"
+
+
+async def test_media_policy_in_language() -> None:
+    messages, _ = await run(ActionMediaPolicy(), tracker("want_to_send_media", slots={"language": "ar"}))
+    assert messages[0]["text"] == LIB.message("media_policy", "ar")
+
+
+@pytest.mark.parametrize(("metadata", "expected"), [({"language": "en"}, "automated assistant"), ({"language": "ar"}, "مساعد آلي"), ({}, "automated assistant")])
+async def test_session_start_says_it_is_a_bot(metadata: Dict[str, str], expected: str) -> None:
+    t = tracker("session_start", slots={"session_started_metadata": metadata, "audience": "teen"})
+    messages, events = await run(ActionSessionStart(), t)
+    assert expected in messages[0]["text"]
+    assert isinstance(events[0], dict) and events[0] == SessionStarted()
+    assert SlotSet("audience", "teen") in events
