@@ -79,6 +79,7 @@ def bot(model_path: Path) -> Iterator[Bot]:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log = open(LOG_DIR / "servers.log", "w")  # noqa: SIM115 - closed below
     os.environ["RASA_API_TOKEN"] = API_TOKEN
+    get_settings.cache_clear()
     processes = start(port, actions_port, model_path, output=log)
     try:
         up = wait_until_up(f"http://localhost:{actions_port}/health", processes, 120) and wait_until_up(

@@ -1,0 +1,245 @@
+"""``make bench``: Amaan against a ``rasa init`` default bot under the same REST load, in one run.
+
+For each bot: training time, boot time (process start to the first answered message), peak RSS of
+its server processes (Rasa server plus, for Amaan, the action server), and latency and throughput
+for N concurrent users each holding a conversation of T turns (mixed Arabic and English). Prints a
+markdown table with Amaan/baseline ratios and writes it to ``bench/results.md`` (and ``.json``).
+
+Usage: python bench/run.py [--users 50] [--turns 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.model import ensure_model, rasa_env  # noqa: E402
+from bot.run import start, stop  # noqa: E402
+
+BASELINE_DIR = Path.home() / ".cache" / "amaan" / "baseline"
+MESSAGES = [
+    "hello", "هلا", "I'm a mum", "أنا معلمة", "how do I keep my son safe on roblox",
+    "كيف احمي حسابي من الاختراق", "what is sextortion", "وش يعني ابتزاز", "tell me more",
+    "كيف اتكلم مع ولدي عن الموضوع", "how much screen time is too much", "ابغى ابلغ عن حساب",
+    "someone is blackmailing me", "شكرا", "thanks", "is it safe to share my location",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PeakRss:
+    """Samples the summed RSS of process trees every 100 ms; ``peak`` in MB."""
+
+    def __init__(self, pids: List[int]):
+        self.pids = pids
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _tree(self) -> List[int]:
+        found, frontier = [], list(self.pids)
+        while frontier:
+            pid = frontier.pop()
+            found.append(pid)
+            try:
+                for task in os.listdir(f"/proc/{pid}/task"):
+                    children = Path(f"/proc/{pid}/task/{task}/children").read_text().split()
+                    frontier += [int(c) for c in children]
+            except OSError:
+                pass
+        return found
+
+    def _rss(self) -> float:
+        total = 0
+        for pid in self._tree():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            except OSError:
+                pass
+        return total / 1024
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._rss())
+            time.sleep(0.1)
+
+    def __enter__(self) -> "PeakRss":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def baseline_model() -> tuple[Path, float]:
+    """A ``rasa init`` default bot, trained once and cached; returns (model, training seconds)."""
+    meta = BASELINE_DIR / "training.json"
+    models = sorted((BASELINE_DIR / "models").glob("*.tar.gz")) if BASELINE_DIR.exists() else []
+    if models and meta.exists():
+        return models[-1], json.loads(meta.read_text())["training_seconds"]
+    shutil.rmtree(BASELINE_DIR, ignore_errors=True)
+    BASELINE_DIR.mkdir(parents=True)
+    subprocess.run([sys.executable, "-m", "rasa", "init", "--no-prompt", "--init-dir", str(BASELINE_DIR)],
+                   cwd=BASELINE_DIR, env=rasa_env(), check=True, stdout=subprocess.DEVNULL)
+    shutil.rmtree(BASELINE_DIR / "models")
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "rasa", "train", "--out", "models"], cwd=BASELINE_DIR, env=rasa_env(),
+                   check=True, stdout=subprocess.DEVNULL)
+    seconds = time.monotonic() - started
+    meta.write_text(json.dumps({"training_seconds": round(seconds, 1)}))
+    return sorted((BASELINE_DIR / "models").glob("*.tar.gz"))[-1], seconds
+
+
+async def first_reply(url: str, deadline: float) -> None:
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            try:
+                async with session.post(url, json={"sender": "boot", "message": "hello"}) as r:
+                    if r.status == 200 and await r.json():
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.25)
+    raise RuntimeError(f"no reply from {url}")
+
+
+async def load(url: str, users: int, turns: int) -> Dict[str, float]:
+    latencies: List[float] = []
+    errors = 0
+    rng = random.Random(7)
+    connector = aiohttp.TCPConnector(limit=users)
+    timeout = aiohttp.ClientTimeout(total=120)
+
+    async def conversation(session: aiohttp.ClientSession, user: int) -> None:
+        nonlocal errors
+        sender = f"bench-{user}-{rng.random():.6f}"
+        for turn in range(turns):
+            text = MESSAGES[(user + turn * 7) % len(MESSAGES)]
+            started = time.perf_counter()
+            try:
+                async with session.post(url, json={"sender": sender, "message": text}) as r:
+                    await r.read()
+                    ok = r.status == 200
+            except aiohttp.ClientError:
+                ok = False
+            latencies.append(time.perf_counter() - started)
+            errors += 0 if ok else 1
+
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(conversation(session, u) for u in range(users)))
+        wall = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "messages": len(latencies),
+        "errors": errors,
+        "throughput": len(latencies) / wall,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))],
+    }
+
+
+def measure(name: str, processes: List[subprocess.Popen], url: str, users: int, turns: int, started: float) -> Dict[str, float]:
+    with PeakRss([p.pid for p in processes]) as rss:
+        asyncio.run(first_reply(url, time.monotonic() + 600))
+        boot = time.monotonic() - started
+        result = asyncio.run(load(url, users, turns))
+    result.update({"boot_s": boot, "peak_rss_mb": rss.peak})
+    print(f"{name}: {json.dumps({k: round(v, 2) for k, v in result.items()})}", flush=True)
+    return result
+
+
+def run_baseline(users: int, turns: int) -> Dict[str, float]:
+    model, training = baseline_model()
+    port = free_port()
+    started = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "rasa", "run", "--model", str(model), "--port", str(port)],
+                            cwd=BASELINE_DIR, env=rasa_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        result = measure("baseline", [proc], f"http://localhost:{port}/webhooks/rest/webhook", users, turns, started)
+    finally:
+        stop([proc])
+    result["training_s"] = training
+    return result
+
+
+def run_amaan(users: int, turns: int) -> Dict[str, float]:
+    model = ensure_model()
+    sidecar = model.with_suffix("").with_suffix(".json")
+    training = json.loads(sidecar.read_text())["training_seconds"] if sidecar.exists() else float("nan")
+    port, actions_port = free_port(), free_port()
+    started = time.monotonic()
+    with open(os.devnull, "w") as devnull:
+        processes = start(port, actions_port, model, output=devnull)
+        try:
+            result = measure("amaan", processes, f"http://localhost:{port}/webhooks/rest/webhook", users, turns, started)
+        finally:
+            stop(processes)
+    result["training_s"] = training
+    return result
+
+
+ROWS = [
+    ("training_s", "Training time (s)", "{:.0f}", "lower"),
+    ("boot_s", "Boot to first reply (s)", "{:.1f}", "lower"),
+    ("peak_rss_mb", "Peak RSS of server processes (MB)", "{:.0f}", "lower"),
+    ("throughput", "Throughput (messages/s)", "{:.1f}", "higher"),
+    ("p50_ms", "Latency p50 (ms)", "{:.0f}", "lower"),
+    ("p95_ms", "Latency p95 (ms)", "{:.0f}", "lower"),
+    ("errors", "Failed requests", "{:.0f}", "lower"),
+]
+
+
+def table(amaan: Dict[str, float], base: Dict[str, float], users: int, turns: int) -> str:
+    lines = [
+        f"Load: {users} concurrent users x {turns} turns over REST, mixed Arabic and English, same machine, same run.",
+        "",
+        "| Measure | Amaan | `rasa init` baseline | Amaan / baseline |",
+        "|---|---|---|---|",
+    ]
+    for key, label, fmt, _ in ROWS:
+        ratio = amaan[key] / base[key] if base.get(key) else float("nan")
+        lines.append(f"| {label} | {fmt.format(amaan[key])} | {fmt.format(base[key])} | {ratio:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--turns", type=int, default=10)
+    args = parser.parse_args(argv)
+    base = run_baseline(args.users, args.turns)
+    amaan = run_amaan(args.users, args.turns)
+    report = table(amaan, base, args.users, args.turns)
+    print("\n" + report)
+    (ROOT / "bench" / "results.md").write_text(report + "\n")
+    (ROOT / "bench" / "results.json").write_text(json.dumps({"amaan": amaan, "baseline": base, "users": args.users, "turns": args.turns}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
