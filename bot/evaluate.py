@@ -142,6 +142,13 @@ def _print(reports: List[LanguageReport]) -> None:
 
 
 def main(json_path: Optional[str] = None) -> int:
+    import logging
+
+    from rasa.utils.log_utils import configure_structlog
+
+    # Rasa logs every parsed message at debug level; an evaluation prints figures, not texts.
+    configure_structlog(logging.WARNING)
+    logging.getLogger().setLevel(logging.WARNING)
     reports = asyncio.run(evaluate(ensure_model()))
     _print(reports)
     if json_path:
