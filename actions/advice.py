@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -15,15 +15,17 @@ from bot.content import FOLLOWUP_INTENTS, TOPIC_INTENTS
 class ActionGiveAdvice(Action):
     """Answers an ``ask_<topic>`` intent with that topic's advice for the audience."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_give_advice"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         topic = TOPIC_INTENTS.get(intent or "") or tracker.get_slot("topic")
         lang = reply_language(tracker)
         if topic not in library().topics:
-            dispatcher.utter_message(text=library().message("followup_without_topic", lang), buttons=topic_buttons(lang))
+            dispatcher.utter_message(
+                text=library().message("followup_without_topic", lang), buttons=topic_buttons(lang)
+            )
             return []
         audience = audience_of(tracker)
         text = library().advice(topic, audience, lang)
@@ -32,23 +34,27 @@ class ActionGiveAdvice(Action):
         else:
             # Advice first, then ask who is chatting so the next answer fits them.
             dispatcher.utter_message(text=text)
-            dispatcher.utter_message(text=library().message("ask_audience_after_advice", lang), buttons=audience_buttons(lang))
+            dispatcher.utter_message(
+                text=library().message("ask_audience_after_advice", lang), buttons=audience_buttons(lang)
+            )
         return [SlotSet("topic", topic)]
 
 
 class ActionAnswerFollowup(Action):
     """Answers "what if it already happened?", "how do I talk to my son?" for the current topic."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_answer_followup"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
         followup = FOLLOWUP_INTENTS.get(intent, "more")
         topic = tracker.get_slot("topic")
         lang = reply_language(tracker)
         if topic not in library().topics:
-            dispatcher.utter_message(text=library().message("followup_without_topic", lang), buttons=topic_buttons(lang))
+            dispatcher.utter_message(
+                text=library().message("followup_without_topic", lang), buttons=topic_buttons(lang)
+            )
             return []
         audience = audience_of(tracker)
         remaining = [b for b in followup_buttons(lang, audience) if b["payload"] != f"/followup_{followup}"]

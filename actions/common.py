@@ -47,6 +47,5 @@ def followup_buttons(lang: str, audience: Optional[str]) -> List[Dict[str, str]]
     lib = library()
     keys = ["already_happened", "warning_signs", "talk_to_child", "more"]
     return [
-        {"title": lib.message(f"button_followup_{key}", lang, audience), "payload": f"/followup_{key}"}
-        for key in keys
+        {"title": lib.message(f"button_followup_{key}", lang, audience), "payload": f"/followup_{key}"} for key in keys
     ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -34,13 +34,17 @@ def _escalation(reason: str, **details: Any) -> Dict[str, Any]:
 class ActionDangerSupport(Action):
     """Reassurance, emergency and helpline numbers, and an offer of a counselor."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_danger_support"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         entity = _danger_entity(tracker) or {}
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        kind = entity.get("value") or tracker.get_slot("danger_kind") or ("self_harm" if intent == "disclose_self_harm" else "unspecified")
+        kind = (
+            entity.get("value")
+            or tracker.get_slot("danger_kind")
+            or ("self_harm" if intent == "disclose_self_harm" else "unspecified")
+        )
         source = str(entity.get("extractor") or "classifier").replace("DangerNet:", "")
         lang = reply_language(tracker)
         audience = audience_of(tracker)
@@ -54,7 +58,9 @@ class ActionDangerSupport(Action):
                 {"title": lib.message("button_not_now", lang), "payload": "/deny"},
             ],
         )
-        logger.warning("safety.disclosure kind=%s source=%s language=%s audience=%s", kind, source, lang, audience or "unknown")
+        logger.warning(
+            "safety.disclosure kind=%s source=%s language=%s audience=%s", kind, source, lang, audience or "unknown"
+        )
         return [
             SlotSet("danger_kind", kind),
             SlotSet("escalation", _escalation("disclosure", kind=kind, source=source, status="counselor_offered")),
@@ -64,34 +70,38 @@ class ActionDangerSupport(Action):
 class ActionRequestHuman(Action):
     """The user asked for a person: record it, and say honestly who can talk right now."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_request_human"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         lang = reply_language(tracker)
         dispatcher.utter_message(text=library().message("request_human", lang, audience_of(tracker)))
         previous = tracker.get_slot("escalation") or {}
         logger.warning("safety.counselor_requested after=%s", previous.get("reason", "none"))
-        return [SlotSet("escalation", _escalation("counselor_requested", kind=previous.get("kind"), status="requested"))]
+        return [
+            SlotSet("escalation", _escalation("counselor_requested", kind=previous.get("kind"), status="requested"))
+        ]
 
 
 class ActionReportOptions(Action):
     """Where to report, on the platform and to the authorities."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_report_options"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
-        dispatcher.utter_message(text=library().message("report_options", reply_language(tracker), audience_of(tracker)))
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
+        dispatcher.utter_message(
+            text=library().message("report_options", reply_language(tracker), audience_of(tracker))
+        )
         return []
 
 
 class ActionMediaPolicy(Action):
     """Never take images: explain why, and where to report an image instead."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_media_policy"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         dispatcher.utter_message(text=library().message("media_policy", reply_language(tracker), audience_of(tracker)))
         return []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
@@ -22,10 +22,10 @@ class ActionSessionStart(Action):
     comes in that language; without one it is sent in both.
     """
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_session_start"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         metadata = tracker.get_slot("session_started_metadata") or {}
         carried = {k: tracker.get_slot(k) for k in CARRIED_SLOTS if tracker.get_slot(k) is not None}
         language = metadata.get("language") if metadata.get("language") in ("ar", "en") else carried.get("language")

@@ -20,6 +20,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -30,15 +31,27 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.model import ensure_model, rasa_env  # noqa: E402
+from bot.model import rasa_env, train_command  # noqa: E402
 from bot.run import start, stop  # noqa: E402
 
 BASELINE_DIR = Path.home() / ".cache" / "amaan" / "baseline"
 MESSAGES = [
-    "hello", "هلا", "I'm a mum", "أنا معلمة", "how do I keep my son safe on roblox",
-    "كيف احمي حسابي من الاختراق", "what is sextortion", "وش يعني ابتزاز", "tell me more",
-    "كيف اتكلم مع ولدي عن الموضوع", "how much screen time is too much", "ابغى ابلغ عن حساب",
-    "someone is blackmailing me", "شكرا", "thanks", "is it safe to share my location",
+    "hello",
+    "هلا",
+    "I'm a mum",
+    "أنا معلمة",
+    "how do I keep my son safe on roblox",
+    "كيف احمي حسابي من الاختراق",
+    "what is sextortion",
+    "وش يعني ابتزاز",
+    "tell me more",
+    "كيف اتكلم مع ولدي عن الموضوع",
+    "how much screen time is too much",
+    "ابغى ابلغ عن حساب",
+    "someone is blackmailing me",
+    "شكرا",
+    "thanks",
+    "is it safe to share my location",
 ]
 
 
@@ -86,7 +99,7 @@ class PeakRss:
             self.peak = max(self.peak, self._rss())
             time.sleep(0.1)
 
-    def __enter__(self) -> "PeakRss":
+    def __enter__(self) -> PeakRss:
         self._thread.start()
         return self
 
@@ -95,23 +108,27 @@ class PeakRss:
         self._thread.join()
 
 
-def baseline_model() -> tuple[Path, float]:
-    """A ``rasa init`` default bot, trained once and cached; returns (model, training seconds)."""
-    meta = BASELINE_DIR / "training.json"
-    models = sorted((BASELINE_DIR / "models").glob("*.tar.gz")) if BASELINE_DIR.exists() else []
-    if models and meta.exists():
-        return models[-1], json.loads(meta.read_text())["training_seconds"]
-    shutil.rmtree(BASELINE_DIR, ignore_errors=True)
-    BASELINE_DIR.mkdir(parents=True)
-    subprocess.run([sys.executable, "-m", "rasa", "init", "--no-prompt", "--init-dir", str(BASELINE_DIR)],
-                   cwd=BASELINE_DIR, env=rasa_env(), check=True, stdout=subprocess.DEVNULL)
-    shutil.rmtree(BASELINE_DIR / "models")
+def timed(cmd: List[str], cwd: Path) -> float:
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "rasa", "train", "--out", "models"], cwd=BASELINE_DIR, env=rasa_env(),
-                   check=True, stdout=subprocess.DEVNULL)
-    seconds = time.monotonic() - started
-    meta.write_text(json.dumps({"training_seconds": round(seconds, 1)}))
-    return sorted((BASELINE_DIR / "models").glob("*.tar.gz"))[-1], seconds
+    subprocess.run(cmd, cwd=cwd, env=rasa_env(), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.monotonic() - started
+
+
+def baseline_model(out: Path) -> tuple[Path, float]:
+    """A ``rasa init`` default bot (project created once), fully trained now: (model, seconds)."""
+    if not (BASELINE_DIR / "config.yml").exists():
+        shutil.rmtree(BASELINE_DIR, ignore_errors=True)
+        BASELINE_DIR.mkdir(parents=True)
+        init = [sys.executable, "-m", "rasa", "init", "--no-prompt", "--init-dir", str(BASELINE_DIR)]
+        subprocess.run(init, cwd=BASELINE_DIR, env=rasa_env(), check=True, stdout=subprocess.DEVNULL)
+    train = [sys.executable, "-m", "rasa", "train", "--force", "--out", str(out), "--fixed-model-name", "baseline"]
+    return out / "baseline.tar.gz", timed(train, BASELINE_DIR)
+
+
+def amaan_model(out: Path) -> tuple[Path, float]:
+    """Amaan's model, fully trained now (Rasa's component cache skipped): (model, seconds)."""
+    target = out / "amaan.tar.gz"
+    return target, timed(train_command(ROOT, target, full=True), ROOT)
 
 
 async def first_reply(url: str, deadline: float) -> None:
@@ -163,7 +180,9 @@ async def load(url: str, users: int, turns: int) -> Dict[str, float]:
     }
 
 
-def measure(name: str, processes: List[subprocess.Popen], url: str, users: int, turns: int, started: float) -> Dict[str, float]:
+def measure(
+    name: str, processes: List[subprocess.Popen], url: str, users: int, turns: int, started: float
+) -> Dict[str, float]:
     with PeakRss([p.pid for p in processes]) as rss:
         asyncio.run(first_reply(url, time.monotonic() + 600))
         boot = time.monotonic() - started
@@ -173,12 +192,17 @@ def measure(name: str, processes: List[subprocess.Popen], url: str, users: int, 
     return result
 
 
-def run_baseline(users: int, turns: int) -> Dict[str, float]:
-    model, training = baseline_model()
+def run_baseline(users: int, turns: int, out: Path) -> Dict[str, float]:
+    model, training = baseline_model(out)
     port = free_port()
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "rasa", "run", "--model", str(model), "--port", str(port)],
-                            cwd=BASELINE_DIR, env=rasa_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rasa", "run", "--model", str(model), "--port", str(port)],
+        cwd=BASELINE_DIR,
+        env=rasa_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         result = measure("baseline", [proc], f"http://localhost:{port}/webhooks/rest/webhook", users, turns, started)
     finally:
@@ -187,16 +211,16 @@ def run_baseline(users: int, turns: int) -> Dict[str, float]:
     return result
 
 
-def run_amaan(users: int, turns: int) -> Dict[str, float]:
-    model = ensure_model()
-    sidecar = model.with_suffix("").with_suffix(".json")
-    training = json.loads(sidecar.read_text())["training_seconds"] if sidecar.exists() else float("nan")
+def run_amaan(users: int, turns: int, out: Path) -> Dict[str, float]:
+    model, training = amaan_model(out)
     port, actions_port = free_port(), free_port()
     started = time.monotonic()
     with open(os.devnull, "w") as devnull:
         processes = start(port, actions_port, model, output=devnull)
         try:
-            result = measure("amaan", processes, f"http://localhost:{port}/webhooks/rest/webhook", users, turns, started)
+            result = measure(
+                "amaan", processes, f"http://localhost:{port}/webhooks/rest/webhook", users, turns, started
+            )
         finally:
             stop(processes)
     result["training_s"] = training
@@ -232,12 +256,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--turns", type=int, default=10)
     args = parser.parse_args(argv)
-    base = run_baseline(args.users, args.turns)
-    amaan = run_amaan(args.users, args.turns)
+    with tempfile.TemporaryDirectory() as tmp:
+        base = run_baseline(args.users, args.turns, Path(tmp))
+        amaan = run_amaan(args.users, args.turns, Path(tmp))
     report = table(amaan, base, args.users, args.turns)
     print("\n" + report)
     (ROOT / "bench" / "results.md").write_text(report + "\n")
-    (ROOT / "bench" / "results.json").write_text(json.dumps({"amaan": amaan, "baseline": base, "users": args.users, "turns": args.turns}, indent=2))
+    (ROOT / "bench" / "results.json").write_text(
+        json.dumps({"amaan": amaan, "baseline": base, "users": args.users, "turns": args.turns}, indent=2)
+    )
     return 0
 
 

@@ -68,7 +68,7 @@ class ContentLibrary:
         self.helplines = helplines
 
     @classmethod
-    def load(cls, data_dir: Path) -> "ContentLibrary":
+    def load(cls, data_dir: Path) -> ContentLibrary:
         """The library for a data folder (cached per folder)."""
         return _load(str(data_dir))
 
@@ -119,7 +119,9 @@ class ContentLibrary:
                     found.append(f"topic {topic}: followup {followup} lacks 'all' or some audience")
                 for who, texts in variants.items():
                     for lang in LANGUAGES:
-                        found += self._check_text(f"{topic}.followups.{followup}.{who}.{lang}", (texts or {}).get(lang), lang)
+                        found += self._check_text(
+                            f"{topic}.followups.{followup}.{who}.{lang}", (texts or {}).get(lang), lang
+                        )
         for key, entry in self.messages.items():
             groups = [entry] if "en" in entry or "ar" in entry else list(entry.values())
             for group in groups:

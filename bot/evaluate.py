@@ -38,8 +38,8 @@ def load_heldout(lang: str, root: Path = HELDOUT) -> List[Tuple[str, str]]:
     return pairs
 
 
-def load_danger_set(root: Path = HELDOUT) -> Dict[str, Dict[str, List[str]]]:
-    with open(root / "danger_eval.yml", encoding="utf-8") as f:
+def load_danger_set(name: str = "danger_eval.yml", root: Path = HELDOUT) -> Dict[str, Dict[str, List[str]]]:
+    with open(root / name, encoding="utf-8") as f:
         return yaml.safe_load(f)
 
 
@@ -55,6 +55,9 @@ class LanguageReport:
     net_recall: float
     net_false_alarms: float
     danger_counts: Dict[str, int]
+    blind_recall: float
+    blind_false_alarms: float
+    blind_counts: Dict[str, int]
     missed_disclosures: List[str] = field(default_factory=list)
     false_alarms: List[str] = field(default_factory=list)
 
@@ -72,9 +75,12 @@ def _prf(gold: List[str], predicted: List[str]) -> Tuple[Dict[str, Dict[str, flo
 
     labels = sorted(set(gold))
     p, r, f, s = precision_recall_fscore_support(gold, predicted, labels=labels, zero_division=0)
-    per = {lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])} for i, lab in enumerate(labels)}
+    per = {
+        lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+        for i, lab in enumerate(labels)
+    }
     macro = float(sum(f) / len(f)) if len(f) else 0.0
-    accuracy = sum(g == q for g, q in zip(gold, predicted)) / max(1, len(gold))
+    accuracy = sum(g == q for g, q in zip(gold, predicted, strict=False)) / max(1, len(gold))
     return per, macro, accuracy
 
 
@@ -84,6 +90,8 @@ async def evaluate(model: Path) -> List[LanguageReport]:
     agent = Agent.load(str(model))
     net = DangerNet.load(get_settings().data_dir / "safety" / "danger.yml")
     danger_set = load_danger_set()
+    # Written after the lexicon and training data were tuned, by someone who saw neither.
+    blind_set = load_danger_set("danger_blind.yml")
     reports = []
     for lang in LANGUAGES:
         pairs = load_heldout(lang)
@@ -96,8 +104,16 @@ async def evaluate(model: Path) -> List[LanguageReport]:
         benign_texts = [t for t, i in pairs if i not in DISCLOSURE_INTENTS] + list(danger_set["benign"][lang])
         danger_pred = await _predict(agent, danger_texts)
         benign_pred = await _predict(agent, benign_texts)
-        missed = [t for t, p in zip(danger_texts, danger_pred) if p not in DISCLOSURE_INTENTS]
-        alarms = [t for t, p in zip(benign_texts, benign_pred) if p in DISCLOSURE_INTENTS]
+        missed = [t for t, p in zip(danger_texts, danger_pred, strict=False) if p not in DISCLOSURE_INTENTS]
+        alarms = [t for t, p in zip(benign_texts, benign_pred, strict=False) if p in DISCLOSURE_INTENTS]
+        blind_danger = await _predict(agent, list(blind_set["danger"][lang]))
+        blind_benign = await _predict(agent, list(blind_set["benign"][lang]))
+        blind_missed = [
+            t for t, p in zip(blind_set["danger"][lang], blind_danger, strict=False) if p not in DISCLOSURE_INTENTS
+        ]
+        blind_alarms = [
+            t for t, p in zip(blind_set["benign"][lang], blind_benign, strict=False) if p in DISCLOSURE_INTENTS
+        ]
         net_hits = sum(1 for t in danger_texts if net.assess(t))
         net_alarms = sum(1 for t in benign_texts if net.assess(t))
         reports.append(
@@ -112,8 +128,11 @@ async def evaluate(model: Path) -> List[LanguageReport]:
                 net_recall=net_hits / max(1, len(danger_texts)),
                 net_false_alarms=net_alarms / max(1, len(benign_texts)),
                 danger_counts={"disclosures": len(danger_texts), "benign": len(benign_texts)},
-                missed_disclosures=missed,
-                false_alarms=alarms,
+                blind_recall=1 - len(blind_missed) / max(1, len(blind_danger)),
+                blind_false_alarms=len(blind_alarms) / max(1, len(blind_benign)),
+                blind_counts={"disclosures": len(blind_danger), "benign": len(blind_benign)},
+                missed_disclosures=missed + [f"(blind) {t}" for t in blind_missed],
+                false_alarms=alarms + [f"(blind) {t}" for t in blind_alarms],
             )
         )
     return reports
@@ -131,6 +150,10 @@ def _print(reports: List[LanguageReport]) -> None:
             f"false alarms {r.danger_false_alarms:.3f} on {r.danger_counts['benign']} benign"
         )
         print(f"lexicon net alone:           recall {r.net_recall:.3f}, false alarms {r.net_false_alarms:.3f}")
+        print(
+            f"blind set (whole pipeline):  recall {r.blind_recall:.3f} on {r.blind_counts['disclosures']} disclosures, "
+            f"false alarms {r.blind_false_alarms:.3f} on {r.blind_counts['benign']} benign"
+        )
         for text in r.missed_disclosures:
             print(f"  MISSED: {text}")
         for text in r.false_alarms:
@@ -138,7 +161,9 @@ def _print(reports: List[LanguageReport]) -> None:
     print("\n| language | macro-F1 | accuracy | danger recall | danger false alarms | lexicon-only recall |")
     print("|---|---|---|---|---|---|")
     for r in reports:
-        print(f"| {r.language} | {r.macro_f1:.3f} | {r.accuracy:.3f} | {r.danger_recall:.3f} | {r.danger_false_alarms:.3f} | {r.net_recall:.3f} |")
+        print(
+            f"| {r.language} | {r.macro_f1:.3f} | {r.accuracy:.3f} | {r.danger_recall:.3f} | {r.danger_false_alarms:.3f} | {r.net_recall:.3f} |"
+        )
 
 
 def main(json_path: Optional[str] = None) -> int:

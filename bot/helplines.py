@@ -48,7 +48,7 @@ class HelplineDirectory:
         self.country = country
 
     @classmethod
-    def from_file(cls, path: Path) -> "HelplineDirectory":
+    def from_file(cls, path: Path) -> HelplineDirectory:
         return _load(str(path))
 
     def __getitem__(self, key: str) -> Helpline:
@@ -64,7 +64,7 @@ class HelplineDirectory:
     def render(self, text: str, lang: str) -> str:
         """Replace "{emergency}"-style placeholders; "{helplines}" becomes the whole list."""
 
-        def sub(match: "re.Match[str]") -> str:
+        def sub(match: re.Match[str]) -> str:
             key = match.group(1)
             if key == "helplines":
                 return self.block(lang)

@@ -20,7 +20,7 @@ from typing import Dict, Iterable, List, Optional
 
 from bot.settings import PROJECT_ROOT, get_settings
 
-__all__ = ["TRAINING_DATA", "fingerprint", "ensure_model", "model_path", "rasa_env"]
+__all__ = ["TRAINING_DATA", "fingerprint", "ensure_model", "model_path", "rasa_env", "train_command"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,19 @@ def rasa_env(root: Path = PROJECT_ROOT) -> Dict[str, str]:
     return env
 
 
+def train_command(root: Path, target: Path, full: bool = False) -> List[str]:
+    """The ``rasa train`` command that writes ``target``; ``full`` skips Rasa's component cache."""
+    return [
+        sys.executable, "-m", "rasa", "train",
+        "--config", str(root / "config.yml"),
+        "--domain", str(root / "domain.yml"),
+        "--data", *[str(root / d) for d in TRAINING_DATA],
+        "--out", str(target.parent),
+        "--fixed-model-name", target.name[: -len(".tar.gz")],
+        *(["--force"] if full else []),
+    ]  # fmt: skip
+
+
 def ensure_model(root: Path = PROJECT_ROOT, cache_dir: Optional[Path] = None, force: bool = False) -> Path:
     """The cached model for the current inputs, training it first if there is none."""
     target = model_path(root, cache_dir)
@@ -75,12 +88,20 @@ def ensure_model(root: Path = PROJECT_ROOT, cache_dir: Optional[Path] = None, fo
     print(f"Training a model for fingerprint {target.stem.split('-')[-1]} (no cached one)...", flush=True)
     started = time.monotonic()
     cmd = [
-        sys.executable, "-m", "rasa", "train",
-        "--config", str(root / "config.yml"),
-        "--domain", str(root / "domain.yml"),
-        "--data", *[str(root / d) for d in TRAINING_DATA],
-        "--out", str(target.parent),
-        "--fixed-model-name", target.name[: -len(".tar.gz")],
+        sys.executable,
+        "-m",
+        "rasa",
+        "train",
+        "--config",
+        str(root / "config.yml"),
+        "--domain",
+        str(root / "domain.yml"),
+        "--data",
+        *[str(root / d) for d in TRAINING_DATA],
+        "--out",
+        str(target.parent),
+        "--fixed-model-name",
+        target.name[: -len(".tar.gz")],
     ]
     subprocess.run(cmd, cwd=root, env=rasa_env(root), check=True)
     seconds = time.monotonic() - started

@@ -46,7 +46,7 @@ class MemoryOfferedPayloads(OfferedPayloads):
     """Per-process store with a bounded number of senders and a time limit."""
 
     def __init__(self, max_senders: int = 100_000, ttl: float = TTL_SECONDS):
-        self._data: "OrderedDict[str, Tuple[float, Set[str]]]" = OrderedDict()
+        self._data: OrderedDict[str, Tuple[float, Set[str]]] = OrderedDict()
         self._max = max_senders
         self._ttl = ttl
 

@@ -27,10 +27,16 @@ __all__ = ["write_runtime_config", "start", "stop", "wait_until_up", "main"]
 def write_runtime_config(settings: Settings, run_dir: Path, actions_port: int) -> Dict[str, Path]:
     """credentials.yml (the channels whose settings are present) and endpoints.yml for this run."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    credentials = {"channels.rest.RestInput": {}}
+    credentials: Dict[str, Dict[str, str]] = {"channels.rest.RestInput": {}}
     endpoints: Dict[str, object] = {"action_endpoint": {"url": f"http://localhost:{actions_port}/webhook"}}
     if settings.redis_url:
-        endpoints["lock_store"] = {"type": "redis", "url": _redis_host(settings.redis_url), "port": _redis_port(settings.redis_url), "db": 1, "key_prefix": "amaan"}
+        endpoints["lock_store"] = {
+            "type": "redis",
+            "url": _redis_host(settings.redis_url),
+            "port": _redis_port(settings.redis_url),
+            "db": 1,
+            "key_prefix": "amaan",
+        }
     paths = {"credentials": run_dir / "credentials.yml", "endpoints": run_dir / "endpoints.yml"}
     paths["credentials"].write_text(yaml.safe_dump(credentials))
     paths["endpoints"].write_text(yaml.safe_dump(endpoints))
@@ -76,7 +82,9 @@ def stop(processes: List[subprocess.Popen]) -> None:
             p.kill()
 
 
-def start(port: int, actions_port: int, model: Path, root: Path = PROJECT_ROOT, output: Optional[IO] = None) -> List[subprocess.Popen]:
+def start(
+    port: int, actions_port: int, model: Path, root: Path = PROJECT_ROOT, output: Optional[IO] = None
+) -> List[subprocess.Popen]:
     """Start the action server and the Rasa server; return the processes (not yet ready).
 
     Rasa's HTTP API (trackers, events) is on only with ``RASA_API_TOKEN`` set, and then needs it.
@@ -89,12 +97,31 @@ def start(port: int, actions_port: int, model: Path, root: Path = PROJECT_ROOT, 
     api = ["--enable-api", "--auth-token", settings.rasa_api_token] if settings.rasa_api_token else []
     actions = subprocess.Popen(
         [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
-        cwd=root, env=env, stdout=out, stderr=out,
+        cwd=root,
+        env=env,
+        stdout=out,
+        stderr=out,
     )
     rasa = subprocess.Popen(
-        [sys.executable, "-m", "rasa", "run", "--model", str(model), "--port", str(port),
-         "--credentials", str(paths["credentials"]), "--endpoints", str(paths["endpoints"]), *api],
-        cwd=root, env=env, stdout=out, stderr=out,
+        [
+            sys.executable,
+            "-m",
+            "rasa",
+            "run",
+            "--model",
+            str(model),
+            "--port",
+            str(port),
+            "--credentials",
+            str(paths["credentials"]),
+            "--endpoints",
+            str(paths["endpoints"]),
+            *api,
+        ],
+        cwd=root,
+        env=env,
+        stdout=out,
+        stderr=out,
     )
     return [actions, rasa]
 
@@ -104,7 +131,12 @@ def main(port: Optional[int] = None, actions_port: Optional[int] = None) -> int:
     actions_port = actions_port or int(os.environ.get("ACTIONS_PORT", "5055"))
     model = ensure_model()
     processes = start(port, actions_port, model)
-    signal.signal(signal.SIGTERM, lambda *_: (stop(processes), sys.exit(0)))
+
+    def on_sigterm(*_: object) -> None:
+        stop(processes)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         up = wait_until_up(f"http://localhost:{actions_port}/health", processes, 120) and wait_until_up(
             f"http://localhost:{port}/webhooks/rest/", processes, 300

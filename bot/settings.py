@@ -50,7 +50,7 @@ class Settings:
         return not self.production or bool(self.rest_token)
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         env = os.environ
         language = env.get("DEFAULT_LANGUAGE", "ar").strip().lower() or "ar"
         if language not in ("ar", "en"):

@@ -26,13 +26,18 @@ TEEN_MAX_AGE = 17
 class Signals:
     """Lexicon-based readers for audience and explicit language requests."""
 
-    def __init__(self, audience: Dict[str, List["re.Pattern[str]"]], ages: List["re.Pattern[str]"], language: Dict[str, List["re.Pattern[str]"]]):
+    def __init__(
+        self,
+        audience: Dict[str, List[re.Pattern[str]]],
+        ages: List[re.Pattern[str]],
+        language: Dict[str, List[re.Pattern[str]]],
+    ):
         self._audience = audience
         self._ages = ages
         self._language = language
 
     @classmethod
-    def load(cls, lexicon_dir: Path) -> "Signals":
+    def load(cls, lexicon_dir: Path) -> Signals:
         return _load(str(lexicon_dir))
 
     def audience(self, text: str) -> Optional[str]:
@@ -52,7 +57,7 @@ class Signals:
         return None
 
     def requested_language(self, text: str) -> Optional[str]:
-        """"English please" / "عربي": the language asked for, if the message asks for one."""
+        """ "English please" / "عربي": the language asked for, if the message asks for one."""
         normalized = normalize_for_matching(text)
         for language, patterns in self._language.items():
             if any(p.search(normalized) for p in patterns):
@@ -70,7 +75,7 @@ def read_signals(text: str, lexicon_dir: Optional[Path] = None) -> Tuple[Optiona
     return signals.language(text), signals.audience(text)
 
 
-def _compile(patterns: List[str]) -> List["re.Pattern[str]"]:
+def _compile(patterns: List[str]) -> List[re.Pattern[str]]:
     return [re.compile(normalize_arabic(p)) for p in patterns]
 
 

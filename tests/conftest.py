@@ -40,7 +40,9 @@ class Bot:
         self.base_url = base_url
         self.url = f"{base_url}/webhooks/rest/webhook"
 
-    def post(self, body: Any, headers: Optional[Dict[str, str]] = None, raw: Optional[bytes] = None) -> requests.Response:
+    def post(
+        self, body: Any, headers: Optional[Dict[str, str]] = None, raw: Optional[bytes] = None
+    ) -> requests.Response:
         if raw is not None:
             return requests.post(self.url, data=raw, headers=headers or {}, timeout=60)
         return requests.post(self.url, json=body, headers=headers or {}, timeout=60)
@@ -55,7 +57,9 @@ class Bot:
         return "\n".join(m.get("text", "") for m in self.say(sender, text))
 
     def tracker(self, sender: str) -> Dict[str, Any]:
-        return requests.get(f"{self.base_url}/conversations/{sender}/tracker", params={"token": API_TOKEN}, timeout=30).json()
+        return requests.get(
+            f"{self.base_url}/conversations/{sender}/tracker", params={"token": API_TOKEN}, timeout=30
+        ).json()
 
 
 def new_sender() -> str:

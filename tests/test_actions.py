@@ -16,7 +16,9 @@ from bot.settings import PROJECT_ROOT
 LIB = ContentLibrary.load(PROJECT_ROOT / "data")
 
 
-def tracker(intent: str, text: str = "", slots: Optional[Dict[str, Any]] = None, entities: Optional[List[Dict[str, Any]]] = None) -> Tracker:
+def tracker(
+    intent: str, text: str = "", slots: Optional[Dict[str, Any]] = None, entities: Optional[List[Dict[str, Any]]] = None
+) -> Tracker:
     return Tracker(
         sender_id="t",
         slots=slots or {},
@@ -38,7 +40,9 @@ async def run(action: Any, t: Tracker) -> tuple:
 @pytest.mark.parametrize("lang", ["en", "ar"])
 @pytest.mark.parametrize("audience", ["child", "teen", "parent", "educator"])
 async def test_advice_fits_audience_and_language(lang: str, audience: str) -> None:
-    messages, events = await run(ActionGiveAdvice(), tracker("ask_sextortion", slots={"language": lang, "audience": audience}))
+    messages, events = await run(
+        ActionGiveAdvice(), tracker("ask_sextortion", slots={"language": lang, "audience": audience})
+    )
     assert messages[0]["text"] == LIB.advice("sextortion", audience, lang)
     assert SlotSet("topic", "sextortion") in events
     assert [b["payload"] for b in messages[0]["buttons"]][0] == "/followup_already_happened"
@@ -48,7 +52,9 @@ async def test_advice_without_audience_asks_who_is_chatting() -> None:
     messages, _ = await run(ActionGiveAdvice(), tracker("ask_gaming", slots={"language": "en"}))
     assert len(messages) == 2
     assert "who's chatting" in messages[1]["text"]
-    assert {b["payload"] for b in messages[1]["buttons"]} == {'/tell_audience{"audience":"%s"}' % a for a in ("child", "teen", "parent", "educator")}
+    assert {b["payload"] for b in messages[1]["buttons"]} == {
+        '/tell_audience{"audience":"%s"}' % a for a in ("child", "teen", "parent", "educator")
+    }
 
 
 async def test_followup_answers_for_the_current_topic() -> None:
@@ -66,7 +72,11 @@ async def test_followup_without_topic_asks_which_topic() -> None:
 
 @pytest.mark.parametrize(("lang", "reassurance"), [("en", "your fault"), ("ar", "ذنبك")])
 async def test_danger_support_reassures_gives_numbers_and_offers_counselor(lang: str, reassurance: str) -> None:
-    t = tracker("disclose_harm", slots={"language": lang, "audience": "teen"}, entities=[{"entity": "danger_kind", "value": "blackmail", "extractor": "DangerNet:net"}])
+    t = tracker(
+        "disclose_harm",
+        slots={"language": lang, "audience": "teen"},
+        entities=[{"entity": "danger_kind", "value": "blackmail", "extractor": "DangerNet:net"}],
+    )
     messages, events = await run(ActionDangerSupport(), t)
     assert "911" in messages[0]["text"] and "116111" in messages[0]["text"]
     assert reassurance in messages[0]["text"]
@@ -93,7 +103,10 @@ async def test_media_policy_in_language() -> None:
     assert messages[0]["text"] == LIB.message("media_policy", "ar")
 
 
-@pytest.mark.parametrize(("metadata", "expected"), [({"language": "en"}, "automated assistant"), ({"language": "ar"}, "مساعد آلي"), ({}, "automated assistant")])
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [({"language": "en"}, "automated assistant"), ({"language": "ar"}, "مساعد آلي"), ({}, "automated assistant")],
+)
 async def test_session_start_says_it_is_a_bot(metadata: Dict[str, str], expected: str) -> None:
     t = tracker("session_start", slots={"session_started_metadata": metadata, "audience": "teen"})
     messages, events = await run(ActionSessionStart(), t)

@@ -54,7 +54,11 @@ def _reply_texts(node: object) -> str:
 
 @pytest.mark.parametrize(
     "path",
-    [DATA / "content" / "messages.yml", PROJECT_ROOT / "domain.yml", *sorted((DATA / "content" / "topics").glob("*.yml"))],
+    [
+        DATA / "content" / "messages.yml",
+        PROJECT_ROOT / "domain.yml",
+        *sorted((DATA / "content" / "topics").glob("*.yml")),
+    ],
     ids=lambda p: p.name,
 )
 def test_no_helpline_number_is_typed_into_texts(path: Path) -> None:

@@ -176,7 +176,9 @@ def test_accepting_a_counselor_after_a_disclosure_records_the_request(bot: Bot, 
 
 
 def test_wanting_to_send_a_photo_gets_the_media_policy(bot: Bot, sender: str) -> None:
-    assert bot.text(sender, "can I send you a screenshot of what he sent me?").endswith(LIB.message("media_policy", "en"))
+    assert bot.text(sender, "can I send you a screenshot of what he sent me?").endswith(
+        LIB.message("media_policy", "en")
+    )
 
 
 def test_out_of_scope_gets_a_kind_redirect(bot: Bot, sender: str) -> None:
@@ -200,7 +202,10 @@ def test_typed_intent_payload_is_plain_text(bot: Bot, sender: str) -> None:
     tracker = bot.tracker(sender)
     assert tracker["slots"]["audience"] is None
     assert not tracker["latest_message"]["text"].startswith("/")
-    assert tracker["latest_message"]["intent"]["confidence"] < 1.0 or tracker["latest_message"]["intent"]["name"] != "tell_audience"
+    assert (
+        tracker["latest_message"]["intent"]["confidence"] < 1.0
+        or tracker["latest_message"]["intent"]["name"] != "tell_audience"
+    )
 
 
 def test_offered_button_payload_is_taken_as_the_button(bot: Bot, sender: str) -> None:
@@ -230,7 +235,19 @@ def test_ten_thousand_characters_get_a_polite_refusal(bot: Bot, sender: str) -> 
     assert bot.say(sender, "ساعدني " * 1500)[0]["text"] == LIB.message("too_long", "ar")
 
 
-@pytest.mark.parametrize("message", ["🙂🙂🙂", "😭", "hello مرحبا 你好", "a\u202eb\u200bc", "' OR 1=1; --", "<script>alert(1)</script>", "%s%s%n", "\U0001F600" * 500])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "🙂🙂🙂",
+        "😭",
+        "hello مرحبا 你好",
+        "a\u202eb\u200bc",
+        "' OR 1=1; --",
+        "<script>alert(1)</script>",
+        "%s%s%n",
+        "\U0001f600" * 500,
+    ],
+)
 def test_odd_messages_get_a_reply_not_a_crash(bot: Bot, sender: str, message: str) -> None:
     replies = bot.say(sender, message)
     assert replies and all(r.get("text") for r in replies)

@@ -23,7 +23,10 @@ def test_control_characters_removed_newlines_kept() -> None:
     assert cleaned.text == "hi there\nsecondline"
 
 
-@pytest.mark.parametrize("typed", ['/report_abuse', '/disclose_harm{"danger_kind":"none"}', "  /restart", '/tell_audience{"audience":"parent"}'])
+@pytest.mark.parametrize(
+    "typed",
+    ["/report_abuse", '/disclose_harm{"danger_kind":"none"}', "  /restart", '/tell_audience{"audience":"parent"}'],
+)
 def test_typed_payload_becomes_plain_text(typed: str) -> None:
     cleaned = prepare_text(typed, LIMIT)
     assert cleaned.ok
@@ -43,7 +46,9 @@ def test_lone_slashes_are_empty() -> None:
 
 async def test_offered_store_remembers_last_buttons_per_sender() -> None:
     store = MemoryOfferedPayloads()
-    replies = [{"text": "who?", "buttons": [{"title": "A child", "payload": "/a"}, {"title": "A teen", "payload": "/b"}]}]
+    replies = [
+        {"text": "who?", "buttons": [{"title": "A child", "payload": "/a"}, {"title": "A teen", "payload": "/b"}]}
+    ]
     await store.remember("u1", payloads_in(replies))
     assert await store.current("u1") == {"/a", "/b"}
     assert await store.current("u2") == set()

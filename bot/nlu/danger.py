@@ -25,7 +25,9 @@ from bot.settings import get_settings
 __all__ = ["DangerNetClassifier", "decide"]
 
 
-def decide(text: str, ranking: List[Dict[str, Any]], net: DangerNet, model_threshold: float) -> Optional[Tuple[str, str, str]]:
+def decide(
+    text: str, ranking: List[Dict[str, Any]], net: DangerNet, model_threshold: float
+) -> Optional[Tuple[str, str, str]]:
     """(intent, kind, source) when ``text`` is a disclosure, else None. ``source`` is net or model."""
     found = net.assess(text)
     if found:
@@ -57,7 +59,7 @@ class DangerNetClassifier(GraphComponent):
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "DangerNetClassifier":
+    ) -> DangerNetClassifier:
         return cls(config)
 
     def process(self, messages: List[Message]) -> List[Message]:
@@ -72,6 +74,14 @@ class DangerNetClassifier(GraphComponent):
             others = [r for r in ranking if r.get("name") != intent]
             message.set(INTENT_RANKING_KEY, [{"name": intent, "confidence": 1.0}, *others], add_to_output=True)
             entities = [e for e in message.get(ENTITIES, []) if e.get("entity") != "danger_kind"]
-            entities.append({"entity": "danger_kind", "value": kind, "start": 0, "end": len(message.get(TEXT) or ""), "extractor": f"DangerNet:{source}"})
+            entities.append(
+                {
+                    "entity": "danger_kind",
+                    "value": kind,
+                    "start": 0,
+                    "end": len(message.get(TEXT) or ""),
+                    "extractor": f"DangerNet:{source}",
+                }
+            )
             message.set(ENTITIES, entities, add_to_output=True)
         return messages

@@ -32,7 +32,7 @@ class ArabicNormalizer(GraphComponent):
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "ArabicNormalizer":
+    ) -> ArabicNormalizer:
         return cls()
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

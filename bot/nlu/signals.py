@@ -18,10 +18,11 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.signals import Signals
 from bot.settings import get_settings
+from bot.signals import Signals
 
 __all__ = ["SignalExtractor"]
+
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
 class SignalExtractor(GraphComponent):
@@ -42,7 +43,7 @@ class SignalExtractor(GraphComponent):
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "SignalExtractor":
+    ) -> SignalExtractor:
         return cls(config)
 
     def process(self, messages: List[Message]) -> List[Message]:
@@ -54,7 +55,14 @@ class SignalExtractor(GraphComponent):
             for name, value in found.items():
                 if value:
                     entities.append(
-                        {"entity": name, "value": value, "start": 0, "end": len(text), "confidence_entity": 1.0, "extractor": "SignalExtractor"}
+                        {
+                            "entity": name,
+                            "value": value,
+                            "start": 0,
+                            "end": len(text),
+                            "confidence_entity": 1.0,
+                            "extractor": "SignalExtractor",
+                        }
                     )
             message.set(ENTITIES, entities, add_to_output=True)
         return messages

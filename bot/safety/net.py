@@ -58,14 +58,14 @@ class _Phrase:
 class DangerNet:
     """Finds disclosures of abuse, threats, coercion, blackmail, meetings and self-harm."""
 
-    def __init__(self, patterns: List[Tuple[str, str, "re.Pattern[str]"]], phrases: List[_Phrase]):
+    def __init__(self, patterns: List[Tuple[str, str, re.Pattern[str]]], phrases: List[_Phrase]):
         self._patterns = patterns
         self._phrases = phrases
 
     @classmethod
-    def from_dict(cls, data: Dict) -> "DangerNet":
+    def from_dict(cls, data: Dict) -> DangerNet:
         """Build the net from the lexicon's parsed YAML (see ``data/safety/danger.yml``)."""
-        patterns: List[Tuple[str, str, "re.Pattern[str]"]] = []
+        patterns: List[Tuple[str, str, re.Pattern[str]]] = []
         phrases: List[_Phrase] = []
         for lang, kinds in (data.get("patterns") or {}).items():
             for kind, items in (kinds or {}).items():
@@ -74,7 +74,7 @@ class DangerNet:
                     # Patterns are written against normalized text, so normalize their Arabic too.
                     compiled = re.compile(_normalize_pattern(pattern))
                     patterns.append((kind, f"pattern:{lang}:{kind}:{i}", compiled))
-        for lang, kinds in (data.get("phrases") or {}).items():
+        for kinds in (data.get("phrases") or {}).values():
             for kind, items in (kinds or {}).items():
                 _check_kind(kind)
                 for phrase in items or []:
@@ -85,7 +85,7 @@ class DangerNet:
         return cls(patterns, phrases)
 
     @classmethod
-    def load(cls, path: Path = DEFAULT_LEXICON) -> "DangerNet":
+    def load(cls, path: Path = DEFAULT_LEXICON) -> DangerNet:
         """The net built from a lexicon file (cached per path)."""
         return _load_cached(str(path))
 
