@@ -114,6 +114,11 @@ EN_DISCLOSURES = [
     ("i'm thinking about sucide", "self_harm"),
     ("I think my daughter is cutting herself", "self_harm"),
     ("wnat to die tbh", "self_harm"),
+    # topic guards must not swallow a disclosure
+    ("i was sexually abused, what are the signs of trauma", "abuse"),
+    ("I'm being blackmailed, are there signs he will post my pics?", "blackmail"),
+    ("i was abused what are my options", "abuse"),
+    ("my son was groomed, what are the next steps", "abuse"),
 ]
 
 AR_DISCLOSURES = [
@@ -214,6 +219,9 @@ AR_DISCLOSURES = [
     ("he is يهددني", "threat"),
     ("في واحد blackmailing me في الانستا", "blackmail"),
     ("رجال عمره ٣٠ يكلمني في سناب", "meeting"),
+    # topic guards must not swallow a disclosure
+    ("تعرضت للتحرش وابي اعرف علامات الصدمة", "abuse"),
+    ("تعرضت لابتزاز وش الحل", "blackmail"),
 ]
 
 
@@ -318,6 +326,9 @@ EN_BENIGN = [
     "my kids argue about the tablet every night",
     "is discord safe for a 13 year old",
     "my teen spends hours chatting with friends on whatsapp",
+    "warning signs that a child is being abused",
+    "what is sexual abuse",
+    "how do I know if my child is being blackmailed",
     "how do I talk to my son about nudes",
     "what should I teach my kids about sending nudes",
     "how to keep my child safe from online predators",
@@ -357,6 +368,7 @@ AR_BENIGN = [
     "ما هي علامات التحرش بالاطفال",
     "كيف اعرف ان ولدي يتعرض للتنمر",
     "كيف اعرف ان بنتي تتعرض للابتزاز",
+    "وش علامات ان الطفل تعرض للتحرش",
     "كيف ابلغ عن حساب مزعج في تويتر",
     "وش هو التنمر الالكتروني",
     "انا معلمة واحتاج نصائح للطالبات عن الامان في النت",
