@@ -43,8 +43,8 @@ ARABIC_NORMALIZATION_VERSION = 1
 def normalize_arabic(text: str) -> str:
     """Unify the Arabic spelling variants that carry no meaning for understanding.
 
-    Strips diacritics (tashkeel), small signs and tatweel; maps أ إ آ ٱ to ا, ؤ to و, ئ to ي,
-    ى to ي and ة to ه; turns Arabic-Indic digits into ASCII. Latin text passes through unchanged.
+    Strips diacritics (tashkeel), small signs, tatweel and the standalone hamza ء; maps أ إ آ ٱ to
+    ا, ؤ to و, ئ to ي, ى to ي and ة to ه; turns Arabic-Indic digits into ASCII. Latin text passes through unchanged.
     """
     if not text:
         return text
@@ -55,18 +55,20 @@ def normalize_arabic(text: str) -> str:
     text = araby.strip_small(text)
     text = araby.strip_tatweel(text)
     text = araby.normalize_hamza(text, method="tasheel")
-    text = text.replace("ٱ", "ا").replace("ى", "ي").replace("ة", "ه")
+    # A standalone hamza ("شيء", "جزء") is often left out in chat ("شي"); drop it.
+    text = text.replace("ٱ", "ا").replace("ى", "ي").replace("ة", "ه").replace("ء", "")
     return text
 
 
 _PUNCT = re.compile(r"[^\w\s]|_", re.UNICODE)
-_RUNS = re.compile(r"(\w)\1{2,}", re.UNICODE)
+_RUNS = re.compile(r"([^\W\d_])\1{2,}", re.UNICODE)
 _SPACES = re.compile(r"\s+")
 
 
 def normalize_for_matching(text: str) -> str:
     """Normalize text for lexicon matching: Arabic normalization, lower case, punctuation to
-    spaces, runs of three or more of one letter cut to two ("pleeease", "مرررره"), single spaces."""
+    spaces, runs of three or more of one letter (not digit) cut to two ("pleeease", "مرررره"),
+    single spaces."""
     text = normalize_arabic(text or "").lower()
     text = _PUNCT.sub(" ", text)
     text = _RUNS.sub(r"\1\1", text)

@@ -329,6 +329,11 @@ EN_BENIGN = [
     "warning signs that a child is being abused",
     "what is sexual abuse",
     "how do I know if my child is being blackmailed",
+    "I want to meet new friends online, is it safe?",
+    "i'm going to her house, we play on the xbox",
+    "I saw a man on youtube who makes videos",
+    "someone started following me",
+    "my brother comes into my room and takes my stuff",
     "how do I talk to my son about nudes",
     "what should I teach my kids about sending nudes",
     "how to keep my child safe from online predators",
@@ -369,6 +374,7 @@ AR_BENIGN = [
     "كيف اعرف ان ولدي يتعرض للتنمر",
     "كيف اعرف ان بنتي تتعرض للابتزاز",
     "وش علامات ان الطفل تعرض للتحرش",
+    "خلاص ابي اخلص كل شي واروح انام",
     "كيف ابلغ عن حساب مزعج في تويتر",
     "وش هو التنمر الالكتروني",
     "انا معلمة واحتاج نصائح للطالبات عن الامان في النت",
@@ -1162,7 +1168,6 @@ EXTRA_EN_BENIGN = [
     "how do I talk to my kid about suicide",
     "how do I talk to my teenager about self-harm",
     "what is cyberbullying",
-    "how do I know if my child is being blackmailed",
     "what are signs of sextortion",
     "how to report sextortion to the police",
     "can you help me set up parental controls",
@@ -1637,7 +1642,6 @@ EXTRA_AR_BENIGN = [
     "ولدي يتكلم عن اشياء غير لائقة شافها في اليوتيوب",
     "بنتي تسال اسئلة محرجة",
     "كيف يحمي الاطفال انفسهم من الابتزاز",
-    "وش علامات ان الطفل تعرض للتحرش",
     "صاحبتي ارسلت لي فيديو لقطتها",
     "ارسل لي صور الرحلة",
     "ولدي طلب فلوس عشان روبوكس",
@@ -1687,7 +1691,8 @@ def test_loader_rejects_an_unknown_kind_in_phrases() -> None:
 
 def test_lexicon_uses_only_known_kinds_and_compiles() -> None:
     data = _lexicon()
-    assert set(data) == {"patterns", "phrases"}
+    assert set(data) == {"patterns", "phrases", "idioms"}
+    assert set(data["idioms"]) == {"en", "ar"}
     for layer in ("patterns", "phrases"):
         assert set(data[layer]) == {"en", "ar"}
         for kinds in data[layer].values():
@@ -1699,10 +1704,14 @@ def test_lexicon_uses_only_known_kinds_and_compiles() -> None:
         for items in kinds.values():
             for pattern in items:
                 re.compile(pattern)
+    for items in data["idioms"].values():
+        for pattern in items:
+            re.compile(pattern)
 
 
 def test_patterns_avoid_upper_case_escapes() -> None:
-    # The loader lower-cases every pattern, which would turn \S \W \D \B into \s \w \d \b.
+    # Kept from when the loader lower-cased patterns (turning \S \W \D \B into \s \w \d \b): the
+    # lexicon is written in lower case throughout, so an upper-case escape is most likely a slip.
     for kinds in _lexicon()["patterns"].values():
         for items in kinds.values():
             for pattern in items:
@@ -1752,3 +1761,24 @@ def test_disclosure_at_the_end_of_a_long_message_fires(net: DangerNet, tail: str
     found = net.assess(text)
     assert time.perf_counter() - start < 2.0
     assert found is not None and found.kind == kind
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["i'm dying of boredom", "this level is killing me", "مت من الضحك", "بموت من الضحك 😂", "ذبحني الملل"],
+)
+def test_figures_of_speech_do_not_fire(text: str) -> None:
+    net = DangerNet.load()
+    assert net.assess(text) is None
+    assert net.has_idiom(text)
+
+
+def test_a_disclosure_beside_a_figure_of_speech_still_fires() -> None:
+    found = DangerNet.load().assess("im dying of boredom and honestly i want to kill myself")
+    assert found is not None and found.kind == "self_harm"
+
+
+def test_disclosure_at_the_end_of_a_very_long_message_is_fuzzy_matched() -> None:
+    net = DangerNet.load()
+    phrase = net._phrases[0].text
+    assert net.assess("filler " * 1500 + phrase) is not None

@@ -3,7 +3,8 @@
 Runs last in the pipeline, after the FallbackClassifier. A message is a disclosure when the
 lexicon net finds one, or when the classifier gives a disclosure intent at least
 ``model_threshold`` anywhere in its ranking (also when the FallbackClassifier has replaced it
-with ``nlu_fallback``): recall beats precision. The intent becomes ``disclose_harm`` or
+with ``nlu_fallback``), unless the message holds a figure of speech from the lexicon's idioms:
+recall beats precision. The intent becomes ``disclose_harm`` or
 ``disclose_self_harm`` with confidence 1.0 and a ``danger_kind`` entity names the kind.
 """
 
@@ -34,7 +35,8 @@ def decide(
         return found.intent, found.kind, "net"
     scores = {r.get("name"): r.get("confidence") or 0.0 for r in ranking}
     best = max(DISCLOSURE_INTENTS, key=lambda i: scores.get(i, 0.0))
-    if scores.get(best, 0.0) >= model_threshold:
+    # A figure of speech ("dying of laughter") is left to the lexicon, which has already said no.
+    if scores.get(best, 0.0) >= model_threshold and not net.has_idiom(text):
         return best, "self_harm" if best == "disclose_self_harm" else "unspecified", "model"
     return None
 

@@ -5,7 +5,9 @@ The net is a pure function over normalized text: ``DangerNet.load().assess(text)
 * ``patterns``: regular expressions searched in the normalized text (see
   ``bot.language.normalize_for_matching``), one list per language and kind;
 * ``phrases``: short phrases matched against windows of the same number of words, allowing one
-  typo for phrases of 5-9 letters and two from 10 letters on ("blakmailing me", "يبتزنى").
+  typo for phrases of 5-9 letters and two from 10 letters on ("blakmailing me", "يبتزنى");
+* ``idioms``: figures of speech blanked out before matching ("dying of boredom", "مت من الضحك"),
+  so that they raise no alarm while a real disclosure elsewhere in the same message still does.
 
 Recall beats precision: every language's lexicon is tried on every message, because people mix
 scripts. The NLU component ``bot.nlu.danger.DangerNetClassifier`` combines the net with the intent
@@ -31,7 +33,7 @@ DANGER_KINDS = ("self_harm", "abuse", "threat", "coercion", "blackmail", "meetin
 # The intents that mean "harm disclosed"; the kind decides which.
 DISCLOSURE_INTENTS = ("disclose_harm", "disclose_self_harm")
 DEFAULT_LEXICON = Path(__file__).resolve().parents[2] / "data" / "safety" / "danger.yml"
-# Long messages are cut before fuzzy matching: it is linear in words but not free.
+# Very long messages are fuzzy-matched on their first and last this many words: linear, not free.
 _FUZZY_MAX_WORDS = 400
 
 
@@ -58,9 +60,15 @@ class _Phrase:
 class DangerNet:
     """Finds disclosures of abuse, threats, coercion, blackmail, meetings and self-harm."""
 
-    def __init__(self, patterns: List[Tuple[str, str, re.Pattern[str]]], phrases: List[_Phrase]):
+    def __init__(
+        self,
+        patterns: List[Tuple[str, str, re.Pattern[str]]],
+        phrases: List[_Phrase],
+        idioms: Optional[List[re.Pattern[str]]] = None,
+    ):
         self._patterns = patterns
         self._phrases = phrases
+        self._idioms = idioms or []
 
     @classmethod
     def from_dict(cls, data: Dict) -> DangerNet:
@@ -82,22 +90,34 @@ class DangerNet:
                     letters = len(text.replace(" ", ""))
                     edits = 0 if letters < 5 else 1 if letters < 10 else 2
                     phrases.append(_Phrase(kind, text, len(text.split()), edits))
-        return cls(patterns, phrases)
+        idioms = [
+            re.compile(_normalize_pattern(p)) for by_lang in (data.get("idioms") or {}).values() for p in by_lang or []
+        ]
+        return cls(patterns, phrases, idioms)
 
     @classmethod
     def load(cls, path: Path = DEFAULT_LEXICON) -> DangerNet:
         """The net built from a lexicon file (cached per path)."""
         return _load_cached(str(path))
 
+    def has_idiom(self, text: str) -> bool:
+        """True when the text holds a figure of speech from the lexicon ("dying of boredom")."""
+        normalized = normalize_for_matching(text)
+        return any(idiom.search(normalized) for idiom in self._idioms)
+
     def assess(self, text: str) -> Optional[DangerAssessment]:
         """The first disclosure found in ``text``, or None."""
         normalized = normalize_for_matching(text)
-        if not normalized:
+        for idiom in self._idioms:
+            normalized = idiom.sub(" ", normalized)
+        if not normalized.strip():
             return None
         for kind, rule, pattern in self._patterns:
             if pattern.search(normalized):
                 return DangerAssessment(kind, rule)
-        words = normalized.split()[:_FUZZY_MAX_WORDS]
+        words = normalized.split()
+        if len(words) > 2 * _FUZZY_MAX_WORDS:  # the start and the end of a very long message
+            words = words[:_FUZZY_MAX_WORDS] + words[-_FUZZY_MAX_WORDS:]
         windows: Dict[int, List[str]] = {}
         for phrase in self._phrases:
             if phrase.words not in windows:
