@@ -20,7 +20,9 @@ endif
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-setup: $(VENV)/.installed ## create .venv with Python 3.10 and the pinned dependencies
+CHROMIUM := /usr/bin/chromium
+
+setup: $(VENV)/.installed node_modules/.installed ## create .venv with Python 3.10 and the pinned dependencies; npm ci
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	@PY310=$$(scripts/find-python310.sh) || exit 1; \
@@ -31,13 +33,23 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	$(PY) -m pip check
 	@touch $@
 
+# The web widget's socket.io-client and the browser tests' axe-core, exactly as package-lock.json says.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The browser tests drive Debian's Chromium (Playwright cannot download its own browsers here).
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium
+
 train: setup ## train a model unless one is cached for this config, domain and data
 	$(PY) -m bot train
 
 run: train ## start the assistant: REST on http://localhost:$${PORT:-5005}/webhooks/rest/webhook
 	$(PY) -m bot run
 
-test: train ## validate data, run the pytest suite and the test stories
+test: train $(CHROMIUM) ## validate data, run the pytest suite (browser tests too) and the test stories
 	$(PY) -m rasa data validate --config config.yml --domain domain.yml --data $(TRAINING_DATA)
 	$(PY) -m bot check-content
 	$(PY) -m pytest
@@ -56,4 +68,4 @@ lint: setup ## ruff (lint and format) and mypy
 	$(VENV)/bin/mypy
 
 clean: ## remove the virtualenv and run files (cached models stay in ~/.cache/amaan)
-	rm -rf $(VENV) .run .pytest_cache .mypy_cache
+	rm -rf $(VENV) node_modules .run .pytest_cache .mypy_cache

@@ -11,6 +11,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import audience_buttons, audience_of, followup_buttons, library, reply_language, topic_buttons
 from bot.content import FOLLOWUP_INTENTS, TOPIC_INTENTS
 
+# Topics after whose advice the user is offered to file a confidential report.
+REPORTABLE_TOPICS = frozenset({"grooming", "sextortion", "cyberbullying", "image_sharing", "reporting"})
+
 
 class ActionGiveAdvice(Action):
     """Answers an ``ask_<topic>`` intent with that topic's advice for the audience."""
@@ -30,7 +33,10 @@ class ActionGiveAdvice(Action):
         audience = audience_of(tracker)
         text = library().advice(topic, audience, lang)
         if audience:
-            dispatcher.utter_message(text=text, buttons=followup_buttons(lang, audience))
+            buttons = followup_buttons(lang, audience)
+            if topic in REPORTABLE_TOPICS:  # "a button after advice" starts the confidential report
+                buttons.append({"title": library().message("button_make_report", lang), "payload": "/request_report"})
+            dispatcher.utter_message(text=text, buttons=buttons)
         else:
             # Advice first, then ask who is chatting so the next answer fits them.
             dispatcher.utter_message(text=text)

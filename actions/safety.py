@@ -1,8 +1,11 @@
-"""The danger safety net's reply, the media policy, reporting and asking for a person.
+"""The danger safety net's reply, the media policy, and asking for a person.
 
 A disclosure is answered at once with reassurance and the helplines, then an offer to talk to a
-counselor. The ``escalation`` slot records it (kind, source, time, never the text) for the
-reporting flow and the counselor console to act on.
+counselor. It also opens a case for the counselors on its own (urgent for abuse, threats,
+coercion, blackmail and self-harm), or adds to the conversation's open case, even if the user never
+files a report. The ``escalation`` slot records it (kind, source, time, reference; never the text).
+"talk to a person" escalates straight away: a case in the counselors' queue, with whatever the
+report form had gathered.
 """
 
 from __future__ import annotations
@@ -16,6 +19,16 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import audience_of, library, reply_language
+from actions.report import (
+    REPORT_FORM,
+    answers_from_disclosure,
+    fill,
+    record_case,
+    report_answers,
+    report_risk,
+    reset_report,
+)
+from bot.cases import CaseStoreError, CaseUpdate, triage
 
 logger = logging.getLogger(__name__)
 
@@ -50,50 +63,89 @@ class ActionDangerSupport(Action):
         audience = audience_of(tracker)
         lib = library()
         key = "self_harm_support" if kind == "self_harm" else "danger_support"
+        # The helplines first; the case is written after, within a time limit (actions.report).
         dispatcher.utter_message(text=lib.message(key, lang, audience))
-        dispatcher.utter_message(
-            text=lib.message("counselor_offer", lang),
-            buttons=[
-                {"title": lib.message("button_talk_counselor", lang), "payload": "/request_human"},
-                {"title": lib.message("button_not_now", lang), "payload": "/deny"},
-            ],
-        )
         logger.warning(
             "safety.disclosure kind=%s source=%s language=%s audience=%s", kind, source, lang, audience or "unknown"
         )
-        return [
-            SlotSet("danger_kind", kind),
-            SlotSet("escalation", _escalation("disclosure", kind=kind, source=source, status="counselor_offered")),
-        ]
+        update = CaseUpdate(
+            origin="disclosure",
+            risk=triage(disclosure_kinds=[kind]),
+            language=lang,
+            audience=audience,
+            disclosure={"kind": kind, "source": source},
+            excerpt=tracker.latest_message.get("text") or None,
+        )
+        try:
+            reference: Optional[str] = (await record_case(tracker, update)).case.reference
+        except CaseStoreError:
+            reference = None  # the helplines are out; no word about a case that was not written
+        events: List[EventType] = [SlotSet("danger_kind", kind)]
+        if tracker.active_loop.get("name") == REPORT_FORM:
+            # Mid-report: no offer to answer, the form goes on (and keeps a typed answer).
+            key = "danger_support_in_report" if reference else "danger_support_in_report_unsaved"
+            dispatcher.utter_message(text=fill(lib.message(key, lang), reference=reference or ""))
+            events += answers_from_disclosure(tracker, kind)
+            status = "in_report"
+        else:
+            offer = lib.message("counselor_offer", lang)
+            if reference:
+                offer = f"{fill(lib.message('danger_case_opened', lang), reference=reference)}\n{offer}"
+            dispatcher.utter_message(
+                text=offer,
+                buttons=[
+                    {"title": lib.message("button_talk_counselor", lang), "payload": "/request_human"},
+                    {"title": lib.message("button_not_now", lang), "payload": "/deny"},
+                ],
+            )
+            status = "counselor_offered"
+        escalation = _escalation("disclosure", kind=kind, source=source, status=status, reference=reference)
+        events.append(SlotSet("escalation", escalation))
+        if reference:
+            events.append(SlotSet("case_reference", reference))
+        return events
 
 
 class ActionRequestHuman(Action):
-    """The user asked for a person: record it, and say honestly who can talk right now."""
+    """The user asked for a person: escalate straight away (a case in the counselors' queue, with
+    what the report form had gathered, if it was open), and say honestly who can talk right now."""
 
     def name(self) -> str:
         return "action_request_human"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         lang = reply_language(tracker)
-        dispatcher.utter_message(text=library().message("request_human", lang, audience_of(tracker)))
+        audience = audience_of(tracker)
         previous = tracker.get_slot("escalation") or {}
-        logger.warning("safety.counselor_requested after=%s", previous.get("reason", "none"))
-        return [
-            SlotSet("escalation", _escalation("counselor_requested", kind=previous.get("kind"), status="requested"))
-        ]
-
-
-class ActionReportOptions(Action):
-    """Where to report, on the platform and to the authorities."""
-
-    def name(self) -> str:
-        return "action_report_options"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
-        dispatcher.utter_message(
-            text=library().message("report_options", reply_language(tracker), audience_of(tracker))
+        # Answers of a report interrupted by "talk to a person" (the rule has just closed the form).
+        answers = report_answers(tracker)
+        update = CaseUpdate(
+            origin="counselor_request",
+            risk=report_risk(tracker),
+            language=lang,
+            audience=audience,
+            answers=answers,
+            counselor_requested=True,
         )
-        return []
+        try:
+            reference: Optional[str] = (await record_case(tracker, update)).case.reference
+        except CaseStoreError:
+            reference = None
+        if reference:
+            text = fill(library().message("request_human_case", lang, audience), reference=reference)
+        else:
+            text = library().message("request_human", lang, audience)
+        dispatcher.utter_message(text=text)
+        logger.warning("safety.counselor_requested after=%s case=%s", previous.get("reason", "none"), bool(reference))
+        escalation = _escalation(
+            "counselor_requested", kind=previous.get("kind"), status="requested", reference=reference
+        )
+        events: List[EventType] = [SlotSet("escalation", escalation)]
+        if reference:
+            events.append(SlotSet("case_reference", reference))
+        if answers:  # they are in the case now; a new report starts empty
+            events += reset_report()
+        return events
 
 
 class ActionMediaPolicy(Action):

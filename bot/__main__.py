@@ -6,13 +6,27 @@ Commands:
   run                start the Rasa and action servers (what ``make run`` does)
   eval               evaluate on the held-out set in tests/nlu (what ``make eval`` does)
   check-content      list problems in data/content (missing audiences, languages, placeholders)
+  purge [--dry-run]  delete cases closed more than CASE_RETENTION_DAYS ago (for cron)
+  new-key            print a new case encryption key (see docs/REPORTING.md for rotation)
+  rotate-keys        re-encrypt every case with the first key in CASE_ENCRYPTION_KEYS
+  migrate            create or migrate the case schema
+  case-status REF STATUS
+                     set a case to received | with_counselor | closed
+  telegram set-webhook [URL]
+                     register the Telegram webhook (default $PUBLIC_BASE_URL/webhooks/telegram/webhook)
+                     with TELEGRAM_WEBHOOK_SECRET, so every update carries the secret
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
-from typing import List, Optional
+from typing import Any, List, Optional
+
+# Must match channels.telegram.ALLOWED_UPDATES (bot/ does not import channels/; a test checks).
+TELEGRAM_ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+TELEGRAM_WEBHOOK_PATH = "/webhooks/telegram/webhook"
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -27,6 +41,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     evaluate = commands.add_parser("eval", help="evaluate NLU and the danger net on the held-out set")
     evaluate.add_argument("--json", default=None, help="also write the figures to this JSON file")
     commands.add_parser("check-content", help="list problems in the reply content")
+    from bot.cases.cli import COMMANDS as CASE_COMMANDS
+    from bot.cases.cli import add_commands as add_case_commands
+
+    add_case_commands(commands)
+    telegram = commands.add_parser("telegram", help="Telegram set-up")
+    telegram_commands = telegram.add_subparsers(dest="telegram_command", required=True)
+    set_webhook = telegram_commands.add_parser(
+        "set-webhook", help="register the webhook URL with TELEGRAM_WEBHOOK_SECRET"
+    )
+    set_webhook.add_argument(
+        "url", nargs="?", default=None, help=f"https URL (default: $PUBLIC_BASE_URL{TELEGRAM_WEBHOOK_PATH})"
+    )
+    set_webhook.add_argument("--drop-pending-updates", action="store_true", help="discard updates Telegram has queued")
     args = parser.parse_args(argv)
 
     if args.command == "train":
@@ -47,6 +74,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         from bot.evaluate import main as eval_main
 
         return eval_main(args.json)
+    if args.command in CASE_COMMANDS:
+        from bot.cases.cli import run_command
+
+        return run_command(args)
     if args.command == "check-content":
         from bot.content import ContentLibrary
         from bot.settings import get_settings
@@ -56,7 +87,58 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(problem)
         print(f"{len(problems)} problem(s)")
         return 1 if problems else 0
+    if args.command == "telegram" and args.telegram_command == "set-webhook":
+        return telegram_set_webhook(args.url, args.drop_pending_updates)
     return 2
+
+
+def telegram_set_webhook(url: Optional[str], drop_pending_updates: bool = False, request: Any = None) -> int:
+    """Point Telegram at our webhook, with the secret it must send back on every update.
+
+    Args:
+        url: the public https URL; defaults to ``PUBLIC_BASE_URL`` + the webhook path.
+        drop_pending_updates: discard what Telegram queued while no webhook answered.
+        request: a ``telegram.request.BaseRequest`` to talk through (tests pass an offline one).
+    """
+    from bot.settings import get_settings
+
+    settings = get_settings()
+    if not settings.telegram_bot_token or not settings.telegram_webhook_secret:
+        print("Set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET first (see docs/CHANNELS.md).", file=sys.stderr)
+        return 2
+    url = url or (f"{settings.public_base_url}{TELEGRAM_WEBHOOK_PATH}" if settings.public_base_url else None)
+    if not url or not url.startswith("https://"):
+        print("Telegram only calls https URLs: give one, or set PUBLIC_BASE_URL.", file=sys.stderr)
+        return 2
+
+    async def register() -> Any:
+        from telegram import Bot
+
+        api = settings.telegram_api_base_url
+        async with Bot(
+            settings.telegram_bot_token or "",
+            base_url=f"{api}/bot",
+            base_file_url=f"{api}/file/bot",
+            request=request,
+            get_updates_request=request,
+        ) as bot:
+            await bot.set_webhook(
+                url,
+                secret_token=settings.telegram_webhook_secret,
+                allowed_updates=TELEGRAM_ALLOWED_UPDATES,
+                drop_pending_updates=drop_pending_updates,
+            )
+            return await bot.get_webhook_info()
+
+    from telegram.error import TelegramError
+
+    try:
+        info = asyncio.run(register())
+    except TelegramError as error:
+        print(f"Telegram refused the webhook: {error}", file=sys.stderr)
+        return 1
+    print(f"Webhook set: {info.url} (pending updates: {info.pending_update_count})")
+    return 0
 
 
 if __name__ == "__main__":

@@ -18,6 +18,9 @@ from typing import IO, Dict, List, Optional
 
 import yaml
 
+from bot.cases.setup import prepare_cases
+from bot.cases.setup import status_lines as cases_status_lines
+from bot.logging_redact import logging_config_file
 from bot.model import ensure_model, rasa_env
 from bot.settings import PROJECT_ROOT, Settings, get_settings
 
@@ -25,10 +28,20 @@ __all__ = ["write_runtime_config", "start", "stop", "wait_until_up", "main"]
 
 
 def write_runtime_config(settings: Settings, run_dir: Path, actions_port: int) -> Dict[str, Path]:
-    """credentials.yml (the channels whose settings are present) and endpoints.yml for this run."""
+    """credentials.yml (the channels whose settings are present) and endpoints.yml for this run.
+
+    Our actions read no domain, so Rasa is told not to send the whole domain with every action call
+    (``enable_selective_domain``): that halves the cost of a custom action.
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
-    credentials: Dict[str, Dict[str, str]] = {"channels.rest.RestInput": {}}
-    endpoints: Dict[str, object] = {"action_endpoint": {"url": f"http://localhost:{actions_port}/webhook"}}
+    # The web widget's channel is always on: it needs no secret (origins come from WEB_ALLOWED_ORIGINS).
+    credentials: Dict[str, Dict[str, str]] = {"channels.rest.RestInput": {}, "channels.web.WebInput": {}}
+    endpoints: Dict[str, object] = {"action_endpoint": {"url": f"http://localhost:{actions_port}/webhook", "enable_selective_domain": True}}
+    # Telegram and WhatsApp read their secrets from the environment; here they are only switched on.
+    if settings.telegram_enabled:
+        credentials["channels.telegram.TelegramInput"] = {}
+    if settings.whatsapp_enabled:
+        credentials["channels.whatsapp.WhatsAppInput"] = {}
     if settings.redis_url:
         endpoints["lock_store"] = {
             "type": "redis",
@@ -37,10 +50,36 @@ def write_runtime_config(settings: Settings, run_dir: Path, actions_port: int) -
             "db": 1,
             "key_prefix": "amaan",
         }
+    # Conversations in memory, forgotten on "delete my data" and after CONVERSATION_RETENTION_DAYS.
+    endpoints["tracker_store"] = {
+        "type": "bot.cases.conversations.ForgetfulTrackerStore",
+        "retention_days": settings.conversation_retention_days,
+    }
     paths = {"credentials": run_dir / "credentials.yml", "endpoints": run_dir / "endpoints.yml"}
     paths["credentials"].write_text(yaml.safe_dump(credentials))
     paths["endpoints"].write_text(yaml.safe_dump(endpoints))
+    # Both servers load it: message text, phone numbers and e-mails never reach a log above debug.
+    paths["logging"] = logging_config_file(run_dir / "logging.yml")
     return paths
+
+
+def _messaging_lines(settings: Settings, port: int) -> str:
+    """Where Telegram and WhatsApp deliver, or which variables would switch them on."""
+    public = settings.public_base_url or f"http://localhost:{port}"
+    lines = []
+    if settings.telegram_enabled:
+        lines.append(
+            f"Telegram webhook: {public}/webhooks/telegram/webhook (register: python -m bot telegram set-webhook)"
+        )
+    else:
+        lines.append("Telegram: off (set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET)")
+    if settings.whatsapp_enabled:
+        lines.append(
+            f"WhatsApp webhook: {public}/webhooks/whatsapp/webhook (status: {public}/webhooks/whatsapp/status)"
+        )
+    else:
+        lines.append("WhatsApp: off (set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_WHATSAPP_FROM, PUBLIC_BASE_URL)")
+    return "".join(f"{line}\n" for line in lines)
 
 
 def _redis_host(url: str) -> str:
@@ -93,10 +132,14 @@ def start(
     paths = write_runtime_config(settings, root / ".run", actions_port)
     env = rasa_env(root)
     env["ACTION_SERVER_URL"] = f"http://localhost:{actions_port}/webhook"
+    env.update(prepare_cases(settings, root / ".run"))
+    # rasa-sdk 3.6 spells the option "--logging-config_file".
+    logging_args = ["--logging-config-file", str(paths["logging"])]
+    sdk_logging_args = ["--logging-config_file", str(paths["logging"])]
     out = output
     api = ["--enable-api", "--auth-token", settings.rasa_api_token] if settings.rasa_api_token else []
     actions = subprocess.Popen(
-        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
+        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port), *sdk_logging_args],
         cwd=root,
         env=env,
         stdout=out,
@@ -117,6 +160,7 @@ def start(
             "--endpoints",
             str(paths["endpoints"]),
             *api,
+            *logging_args,
         ],
         cwd=root,
         env=env,
@@ -153,6 +197,9 @@ def main(port: Optional[int] = None, actions_port: Optional[int] = None) -> int:
             f"  Model:         {model}\n",
             flush=True,
         )
+        print(f"Demo page: http://localhost:{port}/webhooks/web/demo", flush=True)
+        print("\n".join(cases_status_lines(get_settings())), flush=True)
+        print(_messaging_lines(get_settings(), port), end="", flush=True)
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
         print("A server stopped; stopping the rest.", file=sys.stderr)

@@ -7,10 +7,11 @@ tests call ``get_settings.cache_clear()`` after changing it.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
 __all__ = ["Settings", "get_settings", "PROJECT_ROOT"]
 
@@ -23,6 +24,23 @@ def _int(name: str, default: int) -> int:
         return int(raw) if raw else default
     except ValueError:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def _origins(name: str) -> Tuple[str, ...]:
+    """Exact ``scheme://host[:port]`` origins; "*" is refused, since it would let any site talk to
+    the bot as its visitors."""
+    found = []
+    for item in re.split(r"[,\s]+", os.environ.get(name, "")):
+        origin = item.strip().rstrip("/")
+        if not origin:
+            continue
+        if not _ORIGIN.match(origin):
+            raise ValueError(f"{name} takes origins like https://www.example.gov, got {origin!r}")
+        found.append(origin)
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -38,6 +56,34 @@ class Settings:
     action_server_url: str = "http://localhost:5055/webhook"  # [ACTION_SERVER_URL]
     model_cache_dir: Path = Path.home() / ".cache" / "amaan" / "models"  # [AMAAN_MODEL_DIR]
     data_dir: Path = PROJECT_ROOT / "data"  # [AMAAN_DATA_DIR]
+    # [WEB_ALLOWED_ORIGINS] comma-separated origins that may open the web widget's socket; empty
+    # means the bot's own origin only (python-socketio's same-origin check)
+    web_allowed_origins: Tuple[str, ...] = ()
+    public_base_url: Optional[str] = None  # [PUBLIC_BASE_URL] public https origin that Telegram and Twilio call
+    # [TELEGRAM_BOT_TOKEN] from BotFather
+    telegram_bot_token: Optional[str] = field(default=None, repr=False)
+    # [TELEGRAM_WEBHOOK_SECRET] 1-256 of A-Z a-z 0-9 _ -
+    telegram_webhook_secret: Optional[str] = field(default=None, repr=False)
+    telegram_api_base_url: str = "https://api.telegram.org"  # [TELEGRAM_API_BASE_URL]
+    twilio_account_sid: Optional[str] = None  # [TWILIO_ACCOUNT_SID]
+    # [TWILIO_AUTH_TOKEN] also verifies X-Twilio-Signature
+    twilio_auth_token: Optional[str] = field(default=None, repr=False)
+    twilio_whatsapp_from: Optional[str] = None  # [TWILIO_WHATSAPP_FROM] e.g. whatsapp:+14155238886
+    twilio_api_base_url: str = "https://api.twilio.com"  # [TWILIO_API_BASE_URL]
+    # [SENDER_ID_KEY] keys the hash that replaces phone numbers
+    sender_id_key: Optional[str] = field(default=None, repr=False)
+    # [ADDRESS_ENCRYPTION_KEY] Fernet key(s), comma-separated
+    address_encryption_key: Optional[str] = field(default=None, repr=False)
+    # Reporting and cases (docs/REPORTING.md).
+    database_url: Optional[str] = field(default=None, repr=False)  # [DATABASE_URL] cases; SQLite .run/cases.db without
+    # [CASE_ENCRYPTION_KEYS] Fernet keys, comma-separated, newest first
+    case_encryption_keys: Optional[str] = field(default=None, repr=False)
+    cases_stream: str = "amaan:cases"  # [CASES_STREAM] Redis stream of case events (needs REDIS_URL)
+    case_retention_days: int = 90  # [CASE_RETENTION_DAYS] closed cases are purged after this many days
+    conversation_retention_days: int = 30  # [CONVERSATION_RETENTION_DAYS] idle conversations are forgotten
+    counselor_telegram_chat_id: Optional[str] = None  # [COUNSELOR_TELEGRAM_CHAT_ID] group for case notices
+    # [COUNSELOR_TELEGRAM_BOT_TOKEN] bot that posts the notices (default TELEGRAM_BOT_TOKEN)
+    counselor_telegram_bot_token: Optional[str] = field(default=None, repr=False)
 
     @property
     def production(self) -> bool:
@@ -48,6 +94,16 @@ class Settings:
         """The REST channel lets whoever names a sender id read that user's replies, so in
         production it is on only behind a token."""
         return not self.production or bool(self.rest_token)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_bot_token and self.telegram_webhook_secret)
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        return bool(
+            self.twilio_account_sid and self.twilio_auth_token and self.twilio_whatsapp_from and self.public_base_url
+        )
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -68,6 +124,24 @@ class Settings:
             action_server_url=env.get("ACTION_SERVER_URL", cls.action_server_url),
             model_cache_dir=Path(env.get("AMAAN_MODEL_DIR") or cls.model_cache_dir).expanduser(),
             data_dir=Path(env.get("AMAAN_DATA_DIR") or cls.data_dir),
+            web_allowed_origins=_origins("WEB_ALLOWED_ORIGINS"),
+            public_base_url=(env.get("PUBLIC_BASE_URL") or "").strip().rstrip("/") or None,
+            telegram_bot_token=env.get("TELEGRAM_BOT_TOKEN") or None,
+            telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
+            telegram_api_base_url=(env.get("TELEGRAM_API_BASE_URL") or cls.telegram_api_base_url).rstrip("/"),
+            twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or None,
+            twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or None,
+            twilio_whatsapp_from=env.get("TWILIO_WHATSAPP_FROM") or None,
+            twilio_api_base_url=(env.get("TWILIO_API_BASE_URL") or cls.twilio_api_base_url).rstrip("/"),
+            sender_id_key=env.get("SENDER_ID_KEY") or None,
+            address_encryption_key=env.get("ADDRESS_ENCRYPTION_KEY") or None,
+            database_url=env.get("DATABASE_URL") or None,
+            case_encryption_keys=env.get("CASE_ENCRYPTION_KEYS") or None,
+            cases_stream=env.get("CASES_STREAM") or cls.cases_stream,
+            case_retention_days=_int("CASE_RETENTION_DAYS", cls.case_retention_days),
+            conversation_retention_days=_int("CONVERSATION_RETENTION_DAYS", cls.conversation_retention_days),
+            counselor_telegram_chat_id=env.get("COUNSELOR_TELEGRAM_CHAT_ID") or None,
+            counselor_telegram_bot_token=env.get("COUNSELOR_TELEGRAM_BOT_TOKEN") or None,
         )
 
 

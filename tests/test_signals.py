@@ -56,3 +56,13 @@ def test_no_audience_where_none_is_said(text: str) -> None:
 )
 def test_reply_language(text: str, language: str) -> None:
     assert read_signals(text)[0] == language
+
+
+@pytest.mark.parametrize("audience", ["child", "teen", "parent", "educator"])
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_button_titles_typed_as_text_name_their_audience(audience: str, lang: str) -> None:
+    from bot.content import ContentLibrary
+    from bot.settings import PROJECT_ROOT
+
+    title = ContentLibrary.load(PROJECT_ROOT / "data").message(f"button_{audience}", lang)
+    assert read_signals(title)[1] == audience

@@ -1,0 +1,109 @@
+"""The Rasa server's conversation store: in memory, forgetting on request and after a while.
+
+* "Delete my data": when the action ``action_delete_my_data`` has run in a turn, the tracker is
+  saved as a fresh session that keeps only the reply language and what came after the action (its
+  own confirmation); everything the user said before is gone from the store.
+* Retention: a conversation idle for ``retention_days`` (``CONVERSATION_RETENTION_DAYS``) is
+  dropped when it is next looked up, and by a sweep that runs at most every ten minutes.
+
+Configured in ``.run/endpoints.yml`` by ``bot.run`` (``tracker_store.type`` is this class's path).
+For a Redis or SQL tracker store in production, the same two rules apply: see docs/REPORTING.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Dict, List, Optional
+
+from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.shared.core.constants import ACTION_SESSION_START_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotSet
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.cases import FORGET_ACTION
+
+__all__ = ["ForgetfulTrackerStore", "forget_before_request"]
+
+logger = logging.getLogger(__name__)
+_KEPT_SLOTS = ("language",)
+_SWEEP_EVERY_SECONDS = 600
+
+
+def forget_before_request(tracker: DialogueStateTracker, domain: Domain) -> Optional[DialogueStateTracker]:
+    """The tracker as it must be stored after a deletion request, or None if there was none."""
+    events: List[Event] = list(tracker.events)
+    index = next(
+        (
+            i
+            for i in range(len(events) - 1, -1, -1)
+            if isinstance(events[i], ActionExecuted) and events[i].action_name == FORGET_ACTION
+        ),
+        None,
+    )
+    if index is None:
+        return None
+    at = events[index].timestamp
+    fresh: List[Event] = [ActionExecuted(ACTION_SESSION_START_NAME, timestamp=at), SessionStarted(timestamp=at)]
+    for name in _KEPT_SLOTS:
+        value = tracker.get_slot(name)
+        if value is not None:
+            fresh.append(SlotSet(name, value, timestamp=at))
+    return DialogueStateTracker.from_events(tracker.sender_id, fresh + events[index + 1 :], slots=domain.slots)
+
+
+class ForgetfulTrackerStore(InMemoryTrackerStore):
+    """``InMemoryTrackerStore`` that honours "delete my data" and forgets idle conversations."""
+
+    def __init__(
+        self,
+        domain: Domain,
+        event_broker: Any = None,
+        host: Optional[str] = None,
+        retention_days: float = 30,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(domain, event_broker, **kwargs)
+        self.retention_seconds = float(retention_days) * 86400
+        self._last_seen: Dict[str, float] = {}
+        self._next_sweep = time.monotonic() + _SWEEP_EVERY_SECONDS
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        forgotten = forget_before_request(tracker, self.domain)
+        if forgotten is not None:
+            logger.info("conversation.forgotten reason=request")
+            tracker = forgotten
+        await super().save(tracker)
+        self._last_seen[tracker.sender_id] = time.time()
+        self._sweep()
+
+    async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        self._expire(sender_id)
+        return await super().retrieve(sender_id)
+
+    async def retrieve_full_tracker(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        self._expire(sender_id)
+        return await super().retrieve_full_tracker(sender_id)
+
+    def forget(self, sender_id: str) -> bool:
+        """Drop one conversation now; True if there was one."""
+        self._last_seen.pop(sender_id, None)
+        return self.store.pop(sender_id, None) is not None
+
+    def _expire(self, sender_id: str) -> None:
+        seen = self._last_seen.get(sender_id)
+        if seen is not None and time.time() - seen > self.retention_seconds:
+            self.forget(sender_id)
+            logger.info("conversation.forgotten reason=retention")
+
+    def _sweep(self) -> None:
+        if time.monotonic() < self._next_sweep:
+            return
+        self._next_sweep = time.monotonic() + _SWEEP_EVERY_SECONDS
+        cutoff = time.time() - self.retention_seconds
+        expired = [sender for sender, seen in self._last_seen.items() if seen < cutoff]
+        for sender in expired:
+            self.forget(sender)
+        if expired:
+            logger.info("conversation.swept count=%d", len(expired))

@@ -1,0 +1,72 @@
+"""The tables. Only what the counselors' queue needs is in clear; everything a user said is in the
+two encrypted columns.
+
+``cases``: reference, risk, status, channel, language, age group and timestamps in clear;
+``conversation`` (which chat filed it, so a counselor can answer there and a status query can be
+checked) and ``contents`` (answers, disclosures, transcript excerpts) encrypted with
+``bot.cases.crypto.CaseCipher``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import Column, DateTime, Integer, LargeBinary, String, TypeDecorator
+from sqlalchemy.orm import declarative_base
+
+__all__ = ["Base", "Case", "SchemaVersion", "STATUSES", "utcnow"]
+
+Base: Any = declarative_base()
+
+# received: waiting for a counselor; with_counselor: a counselor holds it; closed: done.
+STATUSES = ("received", "with_counselor", "closed")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every database (SQLite keeps no zone of its own)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: Optional[datetime], dialect: Any) -> Optional[datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime; use timezone-aware UTC")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: Optional[datetime], dialect: Any) -> Optional[datetime]:
+        return value.replace(tzinfo=timezone.utc) if value is not None else None
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    reference = Column(String(16), nullable=False, unique=True, index=True)
+    risk = Column(String(16), nullable=False, index=True)
+    status = Column(String(16), nullable=False, index=True)
+    channel = Column(String(32), nullable=False)
+    language = Column(String(8), nullable=True)
+    audience = Column(String(16), nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    closed_at = Column(UTCDateTime, nullable=True, index=True)
+    # Encrypted: {"channel": ..., "sender_id": ...}; NULL once the user has asked to be forgotten.
+    conversation = Column(LargeBinary, nullable=True)
+    # Encrypted: the report (see bot.cases.store.merge_contents).
+    contents = Column(LargeBinary, nullable=False)
+
+
+class SchemaVersion(Base):
+    """One row per component: the migration level its tables are at."""
+
+    __tablename__ = "amaan_schema"
+
+    component = Column(String(32), primary_key=True)
+    version = Column(Integer, nullable=False)
