@@ -234,8 +234,8 @@ class ValidateReportForm(FormValidationAction):
     ) -> Dict[str, Any]:
         if value is None:
             return {slot: None}
-        if value == SKIPPED or value in allowed:
-            return {slot: value}
+        if value == SKIPPED or value in allowed or parse.is_skip(str(value)):
+            return {slot: value if value in allowed else SKIPPED}
         read = reader(str(value))
         if read:
             return {slot: read}
@@ -252,6 +252,8 @@ class ValidateReportForm(FormValidationAction):
     ) -> Dict[str, Any]:
         if value is None or value == SKIPPED or value in parse.HARMS:
             return {"report_harm": value}
+        if parse.is_skip(str(value)):
+            return {"report_harm": SKIPPED}
         words = parse.free_text(str(value))
         kind = parse.parse_harm(str(value))
         if kind:
@@ -264,8 +266,8 @@ class ValidateReportForm(FormValidationAction):
     def validate_report_where(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
-        if value is None or value == SKIPPED:
-            return {"report_where": value}
+        if value is None or value == SKIPPED or parse.is_skip(str(value)):
+            return {"report_where": SKIPPED if value is not None else None}
         words = parse.free_text(str(value))
         if not words:
             self._hint(dispatcher, tracker, "report_invalid_text")
@@ -282,6 +284,8 @@ class ValidateReportForm(FormValidationAction):
     ) -> Dict[str, Any]:
         if value is None or value == SKIPPED or value in parse.WHENS:
             return {"report_when": value}
+        if parse.is_skip(str(value)):
+            return {"report_when": SKIPPED}
         read = parse.parse_when(str(value))
         if read:
             return {"report_when": read}
@@ -296,6 +300,8 @@ class ValidateReportForm(FormValidationAction):
     ) -> Dict[str, Any]:
         if value is None or value in (SKIPPED, "no"):
             return {"report_danger_now": value}
+        if parse.is_skip(str(value)):
+            return {"report_danger_now": SKIPPED}
         answer = value if value == "yes" else parse.parse_yes_no(str(value))
         if answer is None:
             self._hint(dispatcher, tracker, "report_invalid_yes_no")
@@ -318,7 +324,7 @@ class ValidateReportForm(FormValidationAction):
     ) -> Dict[str, Any]:
         if value is None:
             return {"report_phone": None}
-        if value == SKIPPED:  # no number after all: a counselor answers in this chat
+        if value == SKIPPED or parse.is_skip(str(value)):  # no number after all: answers come in this chat
             return {"report_phone": SKIPPED, "report_contact": "chat"}
         number = parse.normalize_phone(str(value))
         if number is None:

@@ -36,7 +36,9 @@ def write_runtime_config(settings: Settings, run_dir: Path, actions_port: int) -
     run_dir.mkdir(parents=True, exist_ok=True)
     # The web widget's channel is always on: it needs no secret (origins come from WEB_ALLOWED_ORIGINS).
     credentials: Dict[str, Dict[str, str]] = {"channels.rest.RestInput": {}, "channels.web.WebInput": {}}
-    endpoints: Dict[str, object] = {"action_endpoint": {"url": f"http://localhost:{actions_port}/webhook", "enable_selective_domain": True}}
+    endpoints: Dict[str, object] = {
+        "action_endpoint": {"url": f"http://localhost:{actions_port}/webhook", "enable_selective_domain": True}
+    }
     # Telegram and WhatsApp read their secrets from the environment; here they are only switched on.
     if settings.telegram_enabled:
         credentials["channels.telegram.TelegramInput"] = {}

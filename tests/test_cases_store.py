@@ -200,6 +200,10 @@ def test_triage(kwargs: Dict[str, Any], risk: str) -> None:
         (parse.normalize_phone, "123", None),
         (parse.parse_confirm, "send it", "submit"),
         (parse.parse_confirm, "ابي اغير", "change"),
+        (parse.is_skip, "I don't know", True),
+        (parse.is_skip, "مدري", True),
+        (parse.is_skip, "skip please", True),
+        (parse.is_skip, "i dont know what to do, he keeps messaging me", False),
     ],
 )
 def test_typed_answers_are_read(reader: Any, typed: str, value: Any) -> None:

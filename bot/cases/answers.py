@@ -18,6 +18,7 @@ __all__ = [
     "WHENS",
     "CONTACTS",
     "QUESTIONS",
+    "is_skip",
     "parse_reporter",
     "parse_harm",
     "parse_when",
@@ -168,6 +169,20 @@ def _first(table: List[Tuple[str, re.Pattern[str]]], text: str) -> Optional[str]
         if pattern.search(normalized):
             return value
     return None
+
+
+_SKIP = re.compile(
+    normalize_arabic(
+        r"^(please )?(skip|skip (it|this|that)|next|pass|i ?ll pass|move on|i don ?t know|i dont know|idk|no idea|"
+        r"dunno|not sure|i m not sure|i can ?t remember|i don ?t remember|rather not|prefer not to say|"
+        r"تخطي|تخطى|التالي|مدري|ما ادري|ما اعرف|ما بعرف|مش عارف|ما اتذكر|مو متاكد|مو متاكده|ما ابي اجاوب)( please)?$"
+    )
+)
+
+
+def is_skip(text: str) -> bool:
+    """True for "skip", "I don't know", "مدري"... typed as a whole answer."""
+    return bool(_SKIP.match(normalize_for_matching(text)))
 
 
 def free_text(text: str) -> Optional[str]:
