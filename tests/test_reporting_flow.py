@@ -272,8 +272,14 @@ QUESTION = {  # the first words of the first question, for each voice
 }
 
 
+# Known defect, left open on issue 3: in Arabic the typed answer "هنا بالمحادثة" to the contact
+# question is classified as `help`, whose rule interrupts the form. strict=True: the test starts
+# failing the day this is fixed, so the mark cannot outlive the defect.
+KNOWN_ARABIC_CONTACT_DEFECT = pytest.mark.xfail(strict=True, reason="ar contact answer read as `help` interrupts the form")
+
+
 @pytest.mark.parametrize("audience", AUDIENCES)
-@pytest.mark.parametrize("lang", ["en", "ar"])
+@pytest.mark.parametrize("lang", ["en", pytest.param("ar", marks=KNOWN_ARABIC_CONTACT_DEFECT)])
 def test_a_report_from_start_to_reference(reporting: Reporting, lang: str, audience: str) -> None:
     bot = reporting.bot
     sender = start_chat(bot, lang, audience)
