@@ -21,7 +21,7 @@ Language = Literal["ar", "en"]
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 _ARABIC_LETTER = re.compile(r"[\u0621-\u064A\u0671-\u06D3\u06FA-\u06FF]")
 _LATIN_LETTER = re.compile(r"[A-Za-z]")
-_LATIN_WORD = re.compile(r"[a-z0-9']+")
+_LATIN_TOKEN = re.compile(r"[A-Za-z0-9']+")
 # Arabizi: Arabic typed with Latin letters, digits standing for Arabic sounds (3=ع, 7=ح, 5=خ, 2=ء, 9=ق, 8=غ/ق, 6=ط).
 _ARABIZI_DIGIT_WORD = re.compile(r"^(?=.*[a-z])(?=.*[2356789])[a-z0-9']{2,}$")
 _ARABIZI_WORDS = frozenset(
@@ -77,7 +77,8 @@ def normalize_for_matching(text: str) -> str:
 
 def is_arabizi(text: str) -> bool:
     """True when Latin-script text reads as Arabic written in Latin letters ("7ad ybtzni")."""
-    words = _LATIN_WORD.findall(text.lower())
+    # Tokens without a lower-case letter are codes or acronyms ("3HXY3EYT", "NSPCC"), not Arabizi.
+    words = [w.lower() for w in _LATIN_TOKEN.findall(text) if any(c.islower() for c in w)]
     if not words:
         return False
     hits = sum(1 for w in words if w in _ARABIZI_WORDS or _ARABIZI_DIGIT_WORD.match(w))

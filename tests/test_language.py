@@ -59,3 +59,7 @@ def test_detect_language(text: str, language: str) -> None:
 def test_plain_english_is_not_arabizi() -> None:
     assert not is_arabizi("i am in the game with my friends")
     assert is_arabizi("ana 5ayfa wallah")
+
+
+def test_a_case_reference_does_not_make_english_arabizi() -> None:
+    assert detect_language("status 3HXY3EYT") == "en"

@@ -83,3 +83,21 @@ def test_signal_extractor_entities(text: str, expected: Dict[str, str]) -> None:
     message = _message(text)
     SignalExtractor({}).process([message])
     assert {e["entity"]: e["value"] for e in message.get(ENTITIES, [])} == expected
+
+
+@pytest.mark.parametrize("text", ["status 3HXY3EYT", "حالة EHGKKAY6", "وش صار على بلاغي J3RG-4A3N"])
+def test_a_case_reference_makes_a_status_question(text: str) -> None:
+    from bot.nlu.references import ReferenceIntent
+
+    message = _message(text, **{INTENT: {"name": "affirm", "confidence": 0.8}, INTENT_RANKING_KEY: ranking(affirm=0.8)})
+    ReferenceIntent().process([message])
+    assert message.get(INTENT) == {"name": "check_report_status", "confidence": 1.0}
+
+
+@pytest.mark.parametrize("text", ["status please", "my password is HELLOWORLD", "call 12345678"])
+def test_no_reference_no_change(text: str) -> None:
+    from bot.nlu.references import ReferenceIntent
+
+    message = _message(text, **{INTENT: {"name": "affirm", "confidence": 0.8}, INTENT_RANKING_KEY: ranking(affirm=0.8)})
+    ReferenceIntent().process([message])
+    assert message.get(INTENT)["name"] == "affirm"
