@@ -12,6 +12,7 @@ from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 import requests
+from sqlalchemy import create_engine, text
 
 from bot.settings import PROJECT_ROOT, get_settings
 
@@ -113,3 +114,24 @@ def wait_for(predicate: Any, timeout: float = 10.0) -> Any:
             return value
         time.sleep(0.1)
     return predicate()
+
+
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own (dropped after)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'cases.db'}"
+        return
+    schema = f"amaan_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, future=True)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

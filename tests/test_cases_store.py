@@ -40,8 +40,9 @@ from bot.cases.reference import ALPHABET, normalize_reference
 from bot.cases.setup import prepare_cases, status_lines
 from bot.cases.store import engine_for
 from bot.settings import Settings
+from tests.conftest import POSTGRES_URL
 
-POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ME = Conversation("rest", "sender-me-4711")
 SOMEONE_ELSE = Conversation("rest", "sender-other-0815")
@@ -70,24 +71,6 @@ def disclosure(kind: str = "blackmail") -> CaseUpdate:
         disclosure={"kind": kind, "source": "net"},
         excerpt=SECRET_EXCERPT,
     )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own (dropped after)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'cases.db'}"
-        return
-    schema = f"amaan_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, future=True)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture
@@ -215,19 +198,20 @@ def test_typed_answers_are_read(reader: Any, typed: str, value: Any) -> None:
 
 def test_schema_is_created_and_migrated(database_url: str, key: str, monkeypatch: pytest.MonkeyPatch) -> None:
     store = CaseStore.from_url(database_url, [key])
-    assert store.migrate() == 1
-    assert store.migrate() == 1  # idempotent
+    assert store.migrate() == store_module.SCHEMA_VERSION
+    assert store.migrate() == store_module.SCHEMA_VERSION  # idempotent
     tables = set(inspect(store.engine).get_table_names())
-    assert {"cases", "amaan_schema"} <= tables
+    assert {"cases", "case_messages", "amaan_schema"} <= tables
 
     def add_column(conn: Any) -> None:
         conn.execute(text("ALTER TABLE cases ADD COLUMN migrated_marker INTEGER"))
 
-    steps = [*store_module.MIGRATIONS, (2, add_column)]
+    next_level = store_module.SCHEMA_VERSION + 1
+    steps = [*store_module.MIGRATIONS, (next_level, add_column)]
     monkeypatch.setattr(store_module, "MIGRATIONS", steps)
     later = CaseStore.from_url(database_url, [key])
-    assert later.migrate() == 2
-    assert later.migrate() == 2  # the step ran once
+    assert later.migrate() == next_level
+    assert later.migrate() == next_level  # the step ran once
     assert "migrated_marker" in {c["name"] for c in inspect(later.engine).get_columns("cases")}
     store.close()
     later.close()

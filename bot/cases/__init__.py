@@ -9,6 +9,7 @@ three together for the actions. ``triage`` decides how urgent a case is.
 from bot.cases.crypto import CaseCipher, MissingKey, generate_key
 from bot.cases.desk import CaseDesk, case_keys, database_url
 from bot.cases.events import CaseEvents
+from bot.cases.handover import CaseClosed, Handovers, HeldByAnother, Message
 from bot.cases.notify import CounselorNotifier
 from bot.cases.reference import find_references, new_reference
 from bot.cases.store import CaseMeta, CaseStore, CaseStoreError, CaseUpdate, Conversation, Recorded
@@ -20,6 +21,7 @@ FORGET_ACTION = "action_delete_my_data"
 __all__ = [
     "FORGET_ACTION",
     "CaseCipher",
+    "CaseClosed",
     "CaseDesk",
     "CaseEvents",
     "CaseMeta",
@@ -28,6 +30,9 @@ __all__ = [
     "CaseUpdate",
     "Conversation",
     "CounselorNotifier",
+    "Handovers",
+    "HeldByAnother",
+    "Message",
     "MissingKey",
     "Recorded",
     "case_keys",

@@ -12,15 +12,19 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Optional
 
-from sqlalchemy import Column, DateTime, Integer, LargeBinary, String, TypeDecorator
+from sqlalchemy import Boolean, Column, DateTime, Integer, LargeBinary, String, TypeDecorator
 from sqlalchemy.orm import declarative_base
 
-__all__ = ["Base", "Case", "SchemaVersion", "STATUSES", "utcnow"]
+__all__ = ["Base", "Case", "CaseMessage", "SchemaVersion", "STATUSES", "OUTCOMES", "AUTHORS", "utcnow"]
 
 Base: Any = declarative_base()
 
 # received: waiting for a counselor; with_counselor: a counselor holds it; closed: done.
 STATUSES = ("received", "with_counselor", "closed")
+# How a counselor closes a case.
+OUTCOMES = ("advised", "referred_authorities", "referred_helpline", "no_contact", "other")
+# Who wrote a message in a case's conversation while a counselor held it ("note": counselor-only).
+AUTHORS = ("user", "counselor", "note", "system")
 
 
 def utcnow() -> datetime:
@@ -61,6 +65,26 @@ class Case(Base):
     conversation = Column(LargeBinary, nullable=True)
     # Encrypted: the report (see bot.cases.store.merge_contents).
     contents = Column(LargeBinary, nullable=False)
+    # The counselor the case is assigned to (claimed or reassigned); None while it waits.
+    assignee = Column(String(64), nullable=True, index=True)
+    # True while a counselor holds the conversation live: the bot stays silent for that user.
+    held = Column(Boolean, nullable=False, default=False, server_default="0", index=True)
+    held_since = Column(UTCDateTime, nullable=True)
+    outcome = Column(String(32), nullable=True)
+
+
+class CaseMessage(Base):
+    """One message of a hand-over: the user's, the counselor's, a private note or a system line.
+    The text is encrypted like the report."""
+
+    __tablename__ = "case_messages"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    reference = Column(String(16), nullable=False, index=True)
+    at = Column(UTCDateTime, nullable=False, default=utcnow)
+    author = Column(String(16), nullable=False)
+    counselor = Column(String(64), nullable=True)
+    body = Column(LargeBinary, nullable=False)
 
 
 class SchemaVersion(Base):

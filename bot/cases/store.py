@@ -20,13 +20,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from sqlalchemy import create_engine, delete, select, text
+from sqlalchemy import create_engine, delete, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.cases.crypto import CaseCipher, InvalidToken
-from bot.cases.models import STATUSES, Case, SchemaVersion, utcnow
+from bot.cases.models import STATUSES, Case, CaseMessage, SchemaVersion, utcnow
 from bot.cases.reference import new_reference
 from bot.cases.triage import higher_risk
 
@@ -78,6 +78,10 @@ class CaseMeta:
     created_at: datetime
     updated_at: datetime
     closed_at: Optional[datetime]
+    assignee: Optional[str] = None
+    held: bool = False
+    held_since: Optional[datetime] = None
+    outcome: Optional[str] = None
 
     @classmethod
     def of(cls, case: Case) -> CaseMeta:
@@ -91,6 +95,10 @@ class CaseMeta:
             created_at=case.created_at,
             updated_at=case.updated_at,
             closed_at=case.closed_at,
+            assignee=case.assignee,
+            held=bool(case.held),
+            held_since=case.held_since,
+            outcome=case.outcome,
         )
 
 
@@ -155,8 +163,25 @@ def _migrate_v1(conn: Connection) -> None:
     Case.__table__.create(conn, checkfirst=True)
 
 
+def _migrate_v2(conn: Connection) -> None:
+    """Hand-over: who a case is assigned to, whether a counselor holds the chat, the outcome, and
+    the messages exchanged meanwhile. (A database created at level 2 already has the columns.)"""
+    have = {column["name"] for column in inspect(conn).get_columns("cases")}
+    false = "false" if conn.dialect.name == "postgresql" else "0"
+    timestamp = "TIMESTAMP" if conn.dialect.name == "postgresql" else "DATETIME"
+    for name, ddl in (
+        ("assignee", "VARCHAR(64)"),
+        ("held", f"BOOLEAN NOT NULL DEFAULT {false}"),
+        ("held_since", timestamp),
+        ("outcome", "VARCHAR(32)"),
+    ):
+        if name not in have:
+            conn.execute(text(f"ALTER TABLE cases ADD COLUMN {name} {ddl}"))
+    CaseMessage.__table__.create(conn, checkfirst=True)
+
+
 # (level, step): each step brings the schema from the previous level to its own.
-MIGRATIONS: List[Tuple[int, Callable[[Connection], None]]] = [(1, _migrate_v1)]
+MIGRATIONS: List[Tuple[int, Callable[[Connection], None]]] = [(1, _migrate_v1), (2, _migrate_v2)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
@@ -314,12 +339,14 @@ class CaseStore:
         cutoff = self._clock() - older_than
         where = (Case.status == "closed", Case.closed_at.is_not(None), Case.closed_at < cutoff)
         with self._guard("purge"), Session(self.engine, future=True) as session, session.begin():
-            if dry_run:
-                return len(session.execute(select(Case.id).where(*where)).all())
-            return int(session.execute(delete(Case).where(*where)).rowcount or 0)
+            references = list(session.execute(select(Case.reference).where(*where)).scalars())
+            if dry_run or not references:
+                return len(references)
+            session.execute(delete(CaseMessage).where(CaseMessage.reference.in_(references)))
+            return int(session.execute(delete(Case).where(Case.reference.in_(references))).rowcount or 0)
 
     def rotate_keys(self, batch: int = 200) -> int:
-        """Re-encrypt every case with the newest key; returns how many cases were rewritten."""
+        """Re-encrypt every case and hand-over message with the newest key; returns how many rows were rewritten."""
         self._ensure_schema()
         done = 0
         last_id = 0
@@ -331,12 +358,25 @@ class CaseStore:
                     .all()
                 )
                 if not rows:
-                    return done
+                    return done + self._rotate_messages(batch)
                 for case in rows:
                     case.contents = self._cipher.rotate(case.contents)
                     if case.conversation is not None:
                         case.conversation = self._cipher.rotate(case.conversation)
                     last_id = case.id
+                done += len(rows)
+
+    def _rotate_messages(self, batch: int) -> int:
+        done, last_id = 0, 0
+        while True:
+            with self._guard("rotate"), Session(self.engine, future=True) as session, session.begin():
+                query = select(CaseMessage).where(CaseMessage.id > last_id).order_by(CaseMessage.id).limit(batch)
+                rows = session.execute(query).scalars().all()
+                if not rows:
+                    return done
+                for message in rows:
+                    message.body = self._cipher.rotate(message.body)
+                    last_id = message.id
                 done += len(rows)
 
     # --- reading -----------------------------------------------------------------------------
