@@ -80,6 +80,8 @@ FORM_SLOTS = (
 )
 # How long a case may take to write before the user is told it could not be (seconds).
 STORE_TIMEOUT = 5.0
+# Intents a short answer to a fixed-choice question can be mistaken for (see ``ValidateReportForm``).
+_MISTAKABLE_INTENTS = frozenset({"help", "bot_challenge", "switch_language"})
 # A disclosure typed as the answer to "what kind of harm?" answers it.
 _KIND_TO_HARM = {"blackmail": "blackmail", "meeting": "grooming"}
 
@@ -218,6 +220,47 @@ class ValidateReportForm(FormValidationAction):
         if tracker.slots.get("report_confirm") != "change":
             slots = [s for s in slots if s != "report_change"]
         return slots
+
+    # --- answers the classifier mistook for a question to the bot -------------------------------
+    # A short answer can look like "help" to the classifier ("هنا" — "here" — to "how may I be
+    # contacted?"), and the domain's mappings never take a control intent's text as an answer. For
+    # the questions with a fixed set of answers, an answer that reads clearly as one of them is
+    # taken anyway when the intent was one of these harmless ones (never cancel, a disclosure,
+    # "talk to a person" or "delete my data": those keep their meaning).
+
+    @staticmethod
+    def _answer_despite_intent(slot: str, tracker: Tracker, reader: Callable[[str], Optional[str]]) -> Dict[str, Any]:
+        if tracker.get_slot("requested_slot") != slot:
+            return {}
+        if (tracker.latest_message.get("intent") or {}).get("name") not in _MISTAKABLE_INTENTS:
+            return {}
+        read = reader(tracker.latest_message.get("text") or "")
+        return {slot: read} if read else {}
+
+    async def extract_report_reporter(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        return self._answer_despite_intent("report_reporter", tracker, parse.parse_reporter)
+
+    async def extract_report_harm(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        return self._answer_despite_intent("report_harm", tracker, parse.parse_harm)
+
+    async def extract_report_when(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        return self._answer_despite_intent("report_when", tracker, parse.parse_when)
+
+    async def extract_report_danger_now(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        return self._answer_despite_intent("report_danger_now", tracker, parse.parse_yes_no)
+
+    async def extract_report_contact(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        return self._answer_despite_intent("report_contact", tracker, parse.parse_contact)
 
     @staticmethod
     def _hint(dispatcher: CollectingDispatcher, tracker: Tracker, key: str) -> None:

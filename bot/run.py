@@ -18,6 +18,7 @@ from typing import IO, Dict, List, Optional
 
 import yaml
 
+from bot.cases.desk import database_url
 from bot.cases.setup import prepare_cases
 from bot.cases.setup import status_lines as cases_status_lines
 from bot.logging_redact import logging_config_file
@@ -124,17 +125,26 @@ def stop(processes: List[subprocess.Popen]) -> None:
 
 
 def start(
-    port: int, actions_port: int, model: Path, root: Path = PROJECT_ROOT, output: Optional[IO] = None
+    port: int,
+    actions_port: int,
+    model: Path,
+    root: Path = PROJECT_ROOT,
+    output: Optional[IO] = None,
+    run_dir: Optional[Path] = None,
 ) -> List[subprocess.Popen]:
     """Start the action server and the Rasa server; return the processes (not yet ready).
 
+    Their configuration, development keys and the SQLite case file go into ``run_dir`` (default
+    ``.run/``); a test session passes a directory of its own, so that two sessions never share them.
     Rasa's HTTP API (trackers, events) is on only with ``RASA_API_TOKEN`` set, and then needs it.
     """
     settings = get_settings()
-    paths = write_runtime_config(settings, root / ".run", actions_port)
+    run_dir = run_dir or root / ".run"
+    paths = write_runtime_config(settings, run_dir, actions_port)
     env = rasa_env(root)
     env["ACTION_SERVER_URL"] = f"http://localhost:{actions_port}/webhook"
-    env.update(prepare_cases(settings, root / ".run"))
+    env.update(prepare_cases(settings, run_dir))
+    env["DATABASE_URL"] = database_url(settings, run_dir)
     # rasa-sdk 3.6 spells the option "--logging-config_file".
     logging_args = ["--logging-config-file", str(paths["logging"])]
     sdk_logging_args = ["--logging-config_file", str(paths["logging"])]

@@ -76,9 +76,10 @@ def model_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def bot(model_path: Path) -> Iterator[Bot]:
+def bot(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
     """The assistant running as ``make run`` runs it, on free ports, with the HTTP API on (behind a
-    token) so tests can read trackers."""
+    token) so tests can read trackers; its configuration, keys and cases in a directory of its own
+    (never the developer's ``.run/``)."""
     from bot.run import start, stop, wait_until_up
 
     port, actions_port = free_port(), free_port()
@@ -86,7 +87,8 @@ def bot(model_path: Path) -> Iterator[Bot]:
     log = open(LOG_DIR / "servers.log", "w")  # noqa: SIM115 - closed below
     os.environ["RASA_API_TOKEN"] = API_TOKEN
     get_settings.cache_clear()
-    processes = start(port, actions_port, model_path, output=log)
+    run_dir = tmp_path_factory.mktemp("run")
+    processes = start(port, actions_port, model_path, output=log, run_dir=run_dir)
     try:
         up = wait_until_up(f"http://localhost:{actions_port}/health", processes, 120) and wait_until_up(
             f"http://localhost:{port}/webhooks/rest/", processes, 300

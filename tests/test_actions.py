@@ -1,6 +1,7 @@
 """Custom actions run on a Tracker built from events, with a fresh CollectingDispatcher."""
 
-from typing import Any, Dict, List, Optional
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 from rasa_sdk import Tracker
@@ -8,12 +9,30 @@ from rasa_sdk.events import SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.advice import ActionAnswerFollowup, ActionGiveAdvice
+from actions.report import use_case_desk
 from actions.safety import ActionDangerSupport, ActionMediaPolicy, ActionRequestHuman
 from actions.session import ActionSessionStart
+from bot.cases import CaseDesk, CaseStore, generate_key
 from bot.content import ContentLibrary
-from bot.settings import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT, get_settings
 
 LIB = ContentLibrary.load(PROJECT_ROOT / "data")
+
+
+@pytest.fixture(autouse=True)
+def cases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CaseStore]:
+    """Actions that open cases write them into a database of this test's own (never ``.run/``)."""
+    url, key = f"sqlite:///{tmp_path / 'cases.db'}", generate_key()
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("CASE_ENCRYPTION_KEYS", key)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    get_settings.cache_clear()
+    use_case_desk(CaseDesk.from_settings(get_settings()))
+    store = CaseStore.from_url(url, [key])
+    yield store
+    store.close()
+    use_case_desk(None)
+    get_settings.cache_clear()
 
 
 def tracker(
@@ -92,10 +111,13 @@ async def test_self_harm_gets_its_own_support() -> None:
     assert SlotSet("danger_kind", "self_harm") in events
 
 
-async def test_request_human_records_the_request() -> None:
+async def test_request_human_records_the_request(cases: CaseStore) -> None:
     messages, events = await run(ActionRequestHuman(), tracker("request_human", slots={"language": "ar"}))
     assert "116111" in messages[0]["text"]
     assert next(e for e in events if e["name"] == "escalation")["value"]["reason"] == "counselor_requested"
+    reference = next(e for e in events if e.get("name") == "case_reference")["value"]
+    case = cases.get(reference)
+    assert case is not None and case.language == "ar" and case.status == "received"
 
 
 async def test_media_policy_in_language() -> None:

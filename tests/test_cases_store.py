@@ -40,8 +40,6 @@ from bot.cases.reference import ALPHABET, normalize_reference
 from bot.cases.setup import prepare_cases, status_lines
 from bot.cases.store import engine_for
 from bot.settings import Settings
-from tests.conftest import POSTGRES_URL
-
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ME = Conversation("rest", "sender-me-4711")

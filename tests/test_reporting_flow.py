@@ -165,13 +165,9 @@ class Reporting:
 
 @pytest.fixture(scope="module")
 def reporting(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reporting]:
-    import bot.run
     from bot.run import start, stop, wait_until_up
 
-    # bot.run writes .run/endpoints.yml at one fixed path; another test session starting servers
-    # at the same moment would point this Rasa server at its own action server. Keep ours apart.
     run_dir = tmp_path_factory.mktemp("reporting-run")
-    write_runtime_config = bot.run.write_runtime_config
 
     schema = f"amaan_flow_{uuid.uuid4().hex[:10]}"
     admin = create_engine(POSTGRES_URL, future=True)
@@ -200,13 +196,7 @@ def reporting(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     log = open(log_path, "w")  # noqa: SIM115 - closed below
     port, actions_port = free_port(), free_port()
     try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(
-                bot.run,
-                "write_runtime_config",
-                lambda settings, _dir, aport: write_runtime_config(settings, run_dir, aport),
-            )
-            processes = start(port, actions_port, model_path, output=log)
+        processes = start(port, actions_port, model_path, output=log, run_dir=run_dir)
     finally:
         for name, value in saved.items():
             if value is None:
@@ -272,14 +262,8 @@ QUESTION = {  # the first words of the first question, for each voice
 }
 
 
-# Known defect, left open on issue 3: in Arabic the typed answer "هنا بالمحادثة" to the contact
-# question is classified as `help`, whose rule interrupts the form. strict=True: the test starts
-# failing the day this is fixed, so the mark cannot outlive the defect.
-KNOWN_ARABIC_CONTACT_DEFECT = pytest.mark.xfail(strict=True, reason="ar contact answer read as `help` interrupts the form")
-
-
 @pytest.mark.parametrize("audience", AUDIENCES)
-@pytest.mark.parametrize("lang", ["en", pytest.param("ar", marks=KNOWN_ARABIC_CONTACT_DEFECT)])
+@pytest.mark.parametrize("lang", ["en", "ar"])
 def test_a_report_from_start_to_reference(reporting: Reporting, lang: str, audience: str) -> None:
     bot = reporting.bot
     sender = start_chat(bot, lang, audience)
@@ -320,6 +304,34 @@ def test_a_report_from_start_to_reference(reporting: Reporting, lang: str, audie
     # And the status, asked in the same conversation.
     asked = f"status {reference}" if lang == "en" else f"حالة {reference}"
     assert LIB.message("report_status_received", lang).replace("<reference>", reference) in bot.text(sender, asked)
+
+
+@pytest.mark.parametrize("answer", ["هنا", "هنا في الشات"])
+def test_a_short_answer_the_classifier_takes_for_help_still_answers_the_question(
+    reporting: Reporting, answer: str
+) -> None:
+    # "هنا" ("here") is classified as `help` with high confidence; to "how may a counselor contact
+    # you?" it is an answer, and the form moves on to the summary instead of listing what the bot does.
+    bot = reporting.bot
+    sender = start_chat(bot, "ar", "teen")
+    bot.say(sender, "أبغى أبلغ")
+    for typed in ANSWERS["ar"][:-1]:
+        bot.say(sender, typed)
+    replies = bot.say(sender, answer)
+    assert texts(replies).startswith(LIB.message("report_summary_title", "ar"))
+    assert bot.tracker(sender)["slots"]["report_contact"] == "chat"
+
+
+def test_asking_for_help_at_a_fixed_choice_question_still_gets_help(reporting: Reporting) -> None:
+    bot = reporting.bot
+    sender = start_chat(bot, "ar", "teen")
+    bot.say(sender, "أبغى أبلغ")
+    for typed in ANSWERS["ar"][:-1]:
+        bot.say(sender, typed)
+    helped = texts(bot.say(sender, "مساعدة"))
+    assert LIB.message("report_summary_title", "ar") not in helped
+    assert bot.tracker(sender)["slots"]["report_contact"] is None
+    assert bot.tracker(sender)["active_loop"]["name"] == "report_form"  # and the form asks again
 
 
 def test_every_question_can_be_skipped(reporting: Reporting) -> None:

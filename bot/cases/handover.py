@@ -150,7 +150,9 @@ class Handovers:
                 query = query.where(CaseMessage.author != "note")
             rows = session.execute(query.order_by(CaseMessage.id)).scalars().all()
             return [
-                Message(row.id, row.reference, row.at, row.author, row.counselor, self._cipher.decrypt(row.body)["text"])
+                Message(
+                    row.id, row.reference, row.at, row.author, row.counselor, self._cipher.decrypt(row.body)["text"]
+                )
                 for row in rows
             ]
 
@@ -191,4 +193,3 @@ class Handovers:
     @staticmethod
     def _case(session: Session, reference: str) -> Optional[Case]:
         return session.execute(select(Case).where(Case.reference == reference).with_for_update()).scalar_one_or_none()
-
