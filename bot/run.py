@@ -53,11 +53,21 @@ def write_runtime_config(settings: Settings, run_dir: Path, actions_port: int) -
             "db": 1,
             "key_prefix": "amaan",
         }
-    # Conversations in memory, forgotten on "delete my data" and after CONVERSATION_RETENTION_DAYS.
+    # Conversations forgotten on "delete my data" and after CONVERSATION_RETENTION_DAYS: in Redis when
+    # it is configured (every Rasa server behind a load balancer sees them), else in memory.
     endpoints["tracker_store"] = {
         "type": "bot.cases.conversations.ForgetfulTrackerStore",
         "retention_days": settings.conversation_retention_days,
     }
+    if settings.redis_url:
+        endpoints["tracker_store"] = {
+            "type": "bot.cases.conversations.ForgetfulRedisTrackerStore",
+            "url": _redis_host(settings.redis_url),  # Rasa passes a custom store's "url" as ``host``
+            "port": _redis_port(settings.redis_url),
+            "db": 2,
+            "key_prefix": "amaan",
+            "retention_days": settings.conversation_retention_days,
+        }
     paths = {"credentials": run_dir / "credentials.yml", "endpoints": run_dir / "endpoints.yml"}
     paths["credentials"].write_text(yaml.safe_dump(credentials))
     paths["endpoints"].write_text(yaml.safe_dump(endpoints))

@@ -577,3 +577,58 @@ async def test_delete_my_data_leaves_only_a_fresh_conversation() -> None:
     store._last_seen["u2"] -= 31 * 86400  # idle for longer than the retention
     assert await store.retrieve("u2") is None
     assert "u2" not in await store.keys()
+
+
+async def test_the_redis_conversation_store_forgets_on_request_and_expires() -> None:
+    # Real Redis, database 15 (tests only): Rasa's own Redis store merges a save with what it had,
+    # which would bring forgotten words back; ours must not.
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.cases import FORGET_ACTION
+    from bot.cases.conversations import ForgetfulRedisTrackerStore
+    from bot.settings import PROJECT_ROOT
+
+    domain = Domain.load(str(PROJECT_ROOT / "domain.yml"))
+    store = ForgetfulRedisTrackerStore(
+        domain, host="127.0.0.1", port=6379, db=15, retention_days=7, key_prefix="amaantest"
+    )
+    sender = f"u-{uuid.uuid4().hex[:10]}"
+    said = [
+        ActionExecuted("action_session_start"),
+        SessionStarted(),
+        SlotSet("language", "ar"),
+        ActionExecuted("action_listen"),
+        UserUttered(SECRET_EXCERPT, {"name": "disclose_harm"}),
+        ActionExecuted("action_listen"),
+    ]
+    try:
+        await store.save(DialogueStateTracker.from_events(sender, said, slots=domain.slots))
+        raw = redis.Redis(db=15).get(store.key_prefix + sender)
+        assert raw is not None and SECRET_EXCERPT.encode() in raw
+        ttl = redis.Redis(db=15).ttl(store.key_prefix + sender)
+        assert 7 * 86400 - 60 < ttl <= 7 * 86400  # expires the retention after the last message
+
+        forgetting = said + [ActionExecuted(FORGET_ACTION), BotUttered("Done."), ActionExecuted("action_listen")]
+        await store.save(DialogueStateTracker.from_events(sender, forgetting, slots=domain.slots))
+        raw = redis.Redis(db=15).get(store.key_prefix + sender)
+        assert raw is not None and SECRET_EXCERPT.encode() not in raw and b"Done." in raw
+        kept = await store.retrieve_full_tracker(sender)
+        assert kept is not None and kept.get_slot("language") == "ar"
+        assert store.forget(sender) and await store.retrieve(sender) is None
+    finally:
+        redis.Redis(db=15).delete(store.key_prefix + sender)
+
+
+def test_with_redis_conversations_are_kept_in_redis(tmp_path: Path) -> None:
+    from bot.run import write_runtime_config
+
+    paths = write_runtime_config(
+        Settings(redis_url="redis://127.0.0.1:6379/0", conversation_retention_days=3), tmp_path, 5055
+    )
+    import yaml
+
+    store = yaml.safe_load(paths["endpoints"].read_text())["tracker_store"]
+    assert store["type"] == "bot.cases.conversations.ForgetfulRedisTrackerStore"
+    assert (store["url"], store["port"], store["retention_days"]) == ("127.0.0.1", 6379, 3)

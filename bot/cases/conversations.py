@@ -1,13 +1,15 @@
-"""The Rasa server's conversation store: in memory, forgetting on request and after a while.
+"""The Rasa server's conversation store, forgetting on request and after a while: in memory
+(``ForgetfulTrackerStore``, the embedded default) or in Redis (``ForgetfulRedisTrackerStore``, when
+``REDIS_URL`` is set, so that several Rasa servers share conversations).
 
 * "Delete my data": when the action ``action_delete_my_data`` has run in a turn, the tracker is
   saved as a fresh session that keeps only the reply language and what came after the action (its
   own confirmation); everything the user said before is gone from the store.
 * Retention: a conversation idle for ``retention_days`` (``CONVERSATION_RETENTION_DAYS``) is
-  dropped when it is next looked up, and by a sweep that runs at most every ten minutes.
+  dropped when it is next looked up, and by a sweep that runs at most every ten minutes; in Redis
+  the key simply expires that long after the last message (``EX`` on every save).
 
 Configured in ``.run/endpoints.yml`` by ``bot.run`` (``tracker_store.type`` is this class's path).
-For a Redis or SQL tracker store in production, the same two rules apply: see docs/REPORTING.md.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import logging
 import time
 from typing import Any, Dict, List, Optional
 
-from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.core.tracker_store import InMemoryTrackerStore, RedisTrackerStore
 from rasa.shared.core.constants import ACTION_SESSION_START_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotSet
@@ -24,7 +26,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.cases import FORGET_ACTION
 
-__all__ = ["ForgetfulTrackerStore", "forget_before_request"]
+__all__ = ["ForgetfulTrackerStore", "ForgetfulRedisTrackerStore", "forget_before_request"]
 
 logger = logging.getLogger(__name__)
 _KEPT_SLOTS = ("language",)
@@ -107,3 +109,46 @@ class ForgetfulTrackerStore(InMemoryTrackerStore):
             self.forget(sender)
         if expired:
             logger.info("conversation.swept count=%d", len(expired))
+
+
+class ForgetfulRedisTrackerStore(RedisTrackerStore):
+    """``RedisTrackerStore`` that honours "delete my data" and lets idle conversations expire.
+
+    Rasa's Redis store merges what it saves with what it had, which would bring the forgotten
+    events back; after a deletion request the stored conversation is dropped first."""
+
+    def __init__(
+        self,
+        domain: Domain,
+        host: str = "localhost",
+        port: int = 6379,
+        db: int = 0,
+        password: Optional[str] = None,
+        event_broker: Any = None,
+        retention_days: float = 30,
+        key_prefix: Optional[str] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            domain,
+            host=host,
+            port=port,
+            db=db,
+            password=password,
+            event_broker=event_broker,
+            record_exp=max(1, int(float(retention_days) * 86400)),
+            key_prefix=key_prefix,
+            **kwargs,
+        )
+
+    async def save(self, tracker: DialogueStateTracker, timeout: Optional[float] = None) -> None:
+        forgotten = forget_before_request(tracker, self.domain)
+        if forgotten is not None:
+            logger.info("conversation.forgotten reason=request")
+            self.red.delete(self.key_prefix + tracker.sender_id)
+            tracker = forgotten
+        await super().save(tracker, timeout)
+
+    def forget(self, sender_id: str) -> bool:
+        """Drop one conversation now; True if there was one."""
+        return bool(self.red.delete(self.key_prefix + sender_id))
