@@ -42,4 +42,4 @@ def install() -> None:
         raise error
 
     setattr(_validate_action_result, _MARK, True)
-    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    RemoteAction._validate_action_result = _validate_action_result
