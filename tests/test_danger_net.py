@@ -1662,6 +1662,36 @@ EXTRA_AR_BENIGN = [
 ]
 
 
+# Found after the first release: a threat to make pictures public in return for money, and fear
+# of going home because of someone there.
+LATER_DISCLOSURES = [
+    ("pay him or the pics go online", "disclose_harm"),
+    ("send more or it goes on instagram", "disclose_harm"),
+    ("he said pay or the videos will go viral", "disclose_harm"),
+    ("i dont want to go home because of my dad", "disclose_harm"),
+    ("i don't want to go back home cuz he hits me", "disclose_harm"),
+    ("ما ابي ارجع البيت بسبب ابوي", "disclose_harm"),
+    ("خايفة أرجع للبيت عشان زوج أمي", "disclose_harm"),
+]
+LATER_BENIGN = [
+    "pay your bills or the lights go out",
+    "i dont want to go home yet",
+    "i don't want to go home because of my homework",
+    "ما ابي ارجع البيت الحين",
+]
+
+
+@pytest.mark.parametrize(("text", "intent"), LATER_DISCLOSURES)
+def test_later_disclosures_fire(net: DangerNet, text: str, intent: str) -> None:
+    found = net.assess(text)
+    assert found is not None and found.intent == intent, f"{text!r} -> {found}"
+
+
+@pytest.mark.parametrize("text", LATER_BENIGN)
+def test_later_benign_messages_do_not_fire(net: DangerNet, text: str) -> None:
+    assert net.assess(text) is None, f"false alarm: {text!r} -> {net.assess(text)}"
+
+
 @pytest.mark.parametrize(("text", "intent"), EXTRA_EN_DISCLOSURES + EXTRA_AR_DISCLOSURES)
 def test_more_disclosures_fire(net: DangerNet, text: str, intent: str) -> None:
     found = net.assess(text)
