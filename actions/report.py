@@ -237,31 +237,6 @@ class ValidateReportForm(FormValidationAction):
         read = reader(tracker.latest_message.get("text") or "")
         return {slot: read} if read else {}
 
-    async def extract_report_reporter(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[str, Any]:
-        return self._answer_despite_intent("report_reporter", tracker, parse.parse_reporter)
-
-    async def extract_report_harm(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[str, Any]:
-        return self._answer_despite_intent("report_harm", tracker, parse.parse_harm)
-
-    async def extract_report_when(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[str, Any]:
-        return self._answer_despite_intent("report_when", tracker, parse.parse_when)
-
-    async def extract_report_danger_now(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[str, Any]:
-        return self._answer_despite_intent("report_danger_now", tracker, parse.parse_yes_no)
-
-    async def extract_report_contact(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[str, Any]:
-        return self._answer_despite_intent("report_contact", tracker, parse.parse_contact)
-
     @staticmethod
     def _hint(dispatcher: CollectingDispatcher, tracker: Tracker, key: str) -> None:
         _say(dispatcher, tracker, key)
@@ -400,6 +375,29 @@ class ValidateReportForm(FormValidationAction):
         if question == "report_harm":
             found["report_harm_text"] = None
         return found
+
+# ``extract_<slot>`` for each fixed-choice question (rasa-sdk calls them by name).
+_READERS: Dict[str, Callable[[str], Optional[str]]] = {
+    "report_reporter": parse.parse_reporter,
+    "report_harm": parse.parse_harm,
+    "report_when": parse.parse_when,
+    "report_danger_now": parse.parse_yes_no,
+    "report_contact": parse.parse_contact,
+}
+
+
+def _extractor(slot: str, reader: Callable[[str], Optional[str]]) -> Callable[..., Any]:
+    async def extract(
+        self: ValidateReportForm, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        return self._answer_despite_intent(slot, tracker, reader)
+
+    return extract
+
+
+for _slot, _reader in _READERS.items():
+    setattr(ValidateReportForm, f"extract_{_slot}", _extractor(_slot, _reader))
+
 
 
 class ActionStartReport(Action):
