@@ -25,12 +25,12 @@ from actions.report import (
     REPORT_FORM,
     _off_loop,
     answers_from_disclosure,
+    case_desk,
     fill,
     record_case,
     report_answers,
     report_risk,
     reset_report,
-    case_desk,
 )
 from bot.cases import CaseStoreError, CaseUpdate, triage
 from bot.cases.availability import Availability, CounselorHours
@@ -165,7 +165,10 @@ class ActionRequestHuman(Action):
         text = fill(library().message(key, lang, audience), reference=reference or "", hours=_hours(lang))
         dispatcher.utter_message(text=text)
         logger.warning(
-            "safety.counselor_requested after=%s case=%s answer=%s", previous.get("reason", "none"), bool(reference), key
+            "safety.counselor_requested after=%s case=%s answer=%s",
+            previous.get("reason", "none"),
+            bool(reference),
+            key,
         )
         escalation = _escalation(
             "counselor_requested", kind=previous.get("kind"), status="requested", reference=reference

@@ -169,7 +169,7 @@ def _handover_settings(env: Mapping[str, str]) -> Dict[str, Any]:
 
 
 MIN_HANDOVER_TOKEN_CHARS = 32
-HANDOVER_TOKEN_FILE = "handover.token"
+HANDOVER_TOKEN_FILE = "handover.token"  # noqa: S105 - a file name, not a secret
 
 
 def handover_token(settings: Settings, run_dir: Optional[Path] = None) -> Optional[str]:

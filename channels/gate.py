@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from functools import lru_cache
+import threading
 from typing import Any, Awaitable, Callable, Dict, Iterable, Optional, Tuple
 
 from rasa.core.channels.channel import UserMessage
@@ -35,7 +35,7 @@ from bot.cases.handover import Handovers
 from bot.cases.store import CaseMeta, CaseStore, CaseStoreError, Conversation, engine_for
 from bot.settings import Settings, get_settings
 
-__all__ = ["HandoverGate", "handovers_for", "record_in_tracker", "LOOKUP_TIMEOUT"]
+__all__ = ["HandoverGate", "handovers_for", "close_stores", "record_in_tracker", "LOOKUP_TIMEOUT"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,21 +45,32 @@ LOOKUP_TIMEOUT = 5.0
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
-@lru_cache(maxsize=8)
-def _handovers(url: str, keys: Tuple[str, ...]) -> Handovers:
-    return Handovers(CaseStore(engine_for(url), CaseCipher(keys)))
+_STORES: Dict[Tuple[str, Tuple[str, ...]], Handovers] = {}
+_STORES_LOCK = threading.Lock()
 
 
 def handovers_for(settings: Settings) -> Optional[Handovers]:
     """The process's ``Handovers`` on the case database (one engine per database and keys), or
     None when no case can exist (no encryption key, so no case was ever written)."""
     try:
-        return _handovers(database_url(settings), tuple(case_keys(settings)))
+        key = (database_url(settings), tuple(case_keys(settings)))
+        with _STORES_LOCK:
+            if key not in _STORES:
+                _STORES[key] = Handovers(CaseStore(engine_for(key[0]), CaseCipher(key[1])))
+            return _STORES[key]
     except MissingKey:
         return None
     except ValueError:  # a malformed key or URL: reports fail too, and say so
         logger.error("handover.store.misconfigured")
         return None
+
+
+def close_stores() -> None:
+    """Close the case-database connections the channels opened (server stop, tests)."""
+    with _STORES_LOCK:
+        for handovers in _STORES.values():
+            handovers.store.close()
+        _STORES.clear()
 
 
 async def record_in_tracker(agent: Any, sender_id: str, events: Iterable[Event]) -> None:

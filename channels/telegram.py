@@ -439,7 +439,11 @@ class TelegramInput(InputChannel):
             await output.send_text_message(sender, refusal_text(inbound.problem, language))
             return
         message = UserMessage(
-            inbound.text, output, sender, input_channel=self.name(), metadata={"language": detect_language(inbound.text)}
+            inbound.text,
+            output,
+            sender,
+            input_channel=self.name(),
+            metadata={"language": detect_language(inbound.text)},
         )
         gate = on_new_message if isinstance(on_new_message, HandoverGate) else None
         if gate is not None and await gate.divert(message):

@@ -15,7 +15,17 @@ from typing import Any, Optional
 from sqlalchemy import Boolean, Column, DateTime, Integer, LargeBinary, String, TypeDecorator
 from sqlalchemy.orm import declarative_base
 
-__all__ = ["Base", "Case", "CaseMessage", "CounselorPresence", "SchemaVersion", "STATUSES", "OUTCOMES", "AUTHORS", "utcnow"]
+__all__ = [
+    "Base",
+    "Case",
+    "CaseMessage",
+    "CounselorPresence",
+    "SchemaVersion",
+    "STATUSES",
+    "OUTCOMES",
+    "AUTHORS",
+    "utcnow",
+]
 
 Base: Any = declarative_base()
 
