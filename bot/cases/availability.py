@@ -94,7 +94,7 @@ _SEGMENT = re.compile(
 def _minutes(text: str) -> int:
     hours, minutes = (int(part) for part in text.split(":"))
     if minutes > 59 or hours > 24 or (hours == 24 and minutes):
-        raise ValueError(f"not a time of day: {text!r}")
+        raise ValueError(f"COUNSELOR_HOURS: not a time of day: {text!r}")
     return hours * 60 + minutes
 
 
