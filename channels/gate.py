@@ -118,16 +118,18 @@ class HandoverGate:
     async def divert(self, message: UserMessage) -> bool:
         """True when a counselor holds the conversation: the message went to the case and the
         tracker, and the bot must stay silent. False: hand it to the bot."""
-        handovers = handovers_for(self._settings)
-        if handovers is None:
-            return False
         conversation = Conversation(message.input_channel or "unknown", message.sender_id)
+
+        def lookup() -> Tuple[Optional[Handovers], Optional[CaseMeta]]:
+            handovers = handovers_for(self._settings)  # reads the dev key file: off the loop too
+            return handovers, handovers.holder(conversation) if handovers is not None else None
+
         try:
-            held = await asyncio.wait_for(asyncio.to_thread(handovers.holder, conversation), LOOKUP_TIMEOUT)
+            handovers, held = await asyncio.wait_for(asyncio.to_thread(lookup), LOOKUP_TIMEOUT)
         except (CaseStoreError, asyncio.TimeoutError) as error:
             logger.error("handover.gate.unavailable channel=%s error=%s", conversation.channel, type(error).__name__)
             return False  # fail open: the bot answers
-        if held is None:
+        if handovers is None or held is None:
             return False
         await self._keep(handovers, held, message)
         return True

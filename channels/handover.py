@@ -28,7 +28,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, Optional
+from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.shared.core.events import BotUttered
@@ -174,16 +174,16 @@ class HandoverInput(InputChannel):
         delivery = _parse(request.body or b"")
         if isinstance(delivery, str):
             return _error(400, delivery)
-        handovers = handovers_for(self.settings)
-        if handovers is None:
-            return _error(503, "the case database is not configured")
         try:
-            case, conversation = await asyncio.wait_for(
-                asyncio.to_thread(_case_and_conversation, handovers.store, delivery.reference), LOOKUP_TIMEOUT
+            found = await asyncio.wait_for(
+                asyncio.to_thread(_case_and_conversation, self.settings, delivery.reference), LOOKUP_TIMEOUT
             )
         except (CaseStoreError, asyncio.TimeoutError) as error:
             logger.error("handover.deliver.store_unavailable error=%s", type(error).__name__)
             return _error(503, "the case database is unavailable")
+        if found is None:
+            return _error(503, "the case database is not configured")
+        case, conversation = found
         if case is None or conversation is None:
             return _error(404, "unknown case, or its user asked to be forgotten")
         if delivery.event == "message" and not case.held:
@@ -234,8 +234,14 @@ class HandoverInput(InputChannel):
             logger.debug("handover.deliver.tracker_failed", exc_info=True)
 
 
-def _case_and_conversation(store: Any, reference: str) -> tuple[Optional[CaseMeta], Optional[Conversation]]:
-    case = store.get(reference)
+def _case_and_conversation(
+    settings: Settings, reference: str
+) -> Optional[Tuple[Optional[CaseMeta], Optional[Conversation]]]:
+    """(case, where to answer it) from the case database; None when there is no case database."""
+    handovers = handovers_for(settings)
+    if handovers is None:
+        return None
+    case = handovers.store.get(reference)
     if case is None:
         return None, None
-    return case, store.conversation_of(reference)
+    return case, handovers.store.conversation_of(reference)
