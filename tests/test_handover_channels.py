@@ -415,3 +415,14 @@ async def test_when_the_case_database_is_down_the_bot_answers(
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "handover.gate.unavailable" in logged
     assert "zq-failopen" not in logged
+
+
+def test_make_run_switches_the_delivery_endpoint_on(tmp_path: Any) -> None:
+    import yaml
+
+    from bot.run import write_runtime_config
+
+    paths = write_runtime_config(get_settings(), tmp_path, 5055)
+    credentials = yaml.safe_load(paths["credentials"].read_text())
+    assert "channels.handover.HandoverInput" in credentials
+    assert credentials["channels.handover.HandoverInput"] == {}, "no secret in credentials.yml"
