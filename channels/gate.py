@@ -10,9 +10,9 @@ Every connector (REST, web widget, Telegram, WhatsApp) hands each user message t
   agent's lock store, so the history is complete when the bot takes over again. Nothing reaches
   Rasa's processor, so neither a typed ``/restart`` nor an expired session can end the hold; only
   the counselor's hand-back or close does.
-* **not held**, or the case database unreachable or slow: the message goes to the bot. A child must
-  never get silence because a database is down; ``handover.gate.unavailable`` is logged (no text,
-  no sender id).
+* **not held**, or the case database unreachable or slow (for the lookup, or for adding the
+  message to a held case): the message goes to the bot. A child must never get silence because a
+  database is down; ``handover.gate.unavailable`` is logged (no text, no sender id).
 
 Store calls are blocking SQLAlchemy: they run in a thread (``asyncio.to_thread``), within
 ``LOOKUP_TIMEOUT``.
@@ -131,18 +131,19 @@ class HandoverGate:
             return False  # fail open: the bot answers
         if handovers is None or held is None:
             return False
-        await self._keep(handovers, held, message)
-        return True
-
-    async def _keep(self, handovers: Handovers, case: CaseMeta, message: UserMessage) -> None:
         try:
             await asyncio.wait_for(
-                asyncio.to_thread(handovers.add_message, case.reference, "user", message.text or ""), LOOKUP_TIMEOUT
+                asyncio.to_thread(handovers.add_message, held.reference, "user", message.text or ""), LOOKUP_TIMEOUT
             )
         except (CaseStoreError, asyncio.TimeoutError) as error:
-            # The hold stands (the counselor is there); the console misses this one message.
-            logger.error("handover.gate.message_not_saved reference=%s error=%s", case.reference, type(error).__name__)
-        logger.info("handover.gate.held channel=%s reference=%s", case.channel, case.reference)
+            # The counselor would never see it: better the bot answers than nobody does.
+            logger.error("handover.gate.unavailable channel=%s error=%s stage=add", held.channel, type(error).__name__)
+            return False
+        logger.info("handover.gate.held channel=%s reference=%s", held.channel, held.reference)
+        await self._record(held, message)
+        return True
+
+    async def _record(self, case: CaseMeta, message: UserMessage) -> None:
         agent = getattr(getattr(self._app, "ctx", None), "agent", None)
         if agent is None:
             logger.warning("handover.gate.tracker_skipped reason=no_agent")

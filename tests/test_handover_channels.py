@@ -19,6 +19,7 @@ from typing import Any, AsyncIterator, Dict, Iterator, List, Optional, Tuple
 import httpx
 import pytest
 import requests
+from sqlalchemy import text as sql
 
 from bot.cases import CaseStore, CaseUpdate, Conversation, generate_key
 from bot.cases.availability import CounselorHours, Presence
@@ -398,6 +399,17 @@ async def test_whatsapp_hand_over_reaches_the_number_kept_encrypted(hub: Hub) ->
         await hub.deliver({"reference": reference, "event": "message", "text": "x", "counselor": "mona"})
     ).status_code == 409
     assert await user.say("مرحبا"), "closed: the bot answers again"
+
+
+async def test_a_message_the_held_case_cannot_take_goes_to_the_bot(hub: Hub) -> None:
+    sender = new_sender()
+    held_case(hub.store, Conversation("rest", sender))
+    with hub.store.engine.begin() as conn:
+        conn.execute(sql("DROP TABLE case_messages"))  # the hold is readable, nothing can be added
+    reply = await hub.served.client.post(
+        f"{hub.served.url}/webhooks/rest/webhook", json={"sender": sender, "message": "hello"}
+    )
+    assert reply.status_code == 200 and reply.json(), "the counselor would never see it: the bot answers"
 
 
 async def test_when_the_case_database_is_down_the_bot_answers(
