@@ -9,7 +9,9 @@ Every connector (REST, web widget, Telegram, WhatsApp) hands each user message t
   does for a paused conversation, but with no policy prediction and no session start), under the
   agent's lock store, so the history is complete when the bot takes over again. Nothing reaches
   Rasa's processor, so neither a typed ``/restart`` nor an expired session can end the hold; only
-  the counselor's hand-back or close does.
+  the counselor's hand-back or close does. A disclosure the NLU's danger net reads in a held
+  message is still caught: it is recorded in the case (whose risk goes up) and announced on the
+  case stream, as the bot's own danger reply would have done; the counselor answers it.
 * **not held**, or the case database unreachable or slow (for the lookup, or for adding the
   message to a held case): the message goes to the bot. A child must never get silence because a
   database is down; ``handover.gate.unavailable`` is logged (no text, no sender id).
@@ -31,8 +33,10 @@ from sanic import Blueprint
 
 from bot.cases.crypto import CaseCipher, MissingKey
 from bot.cases.desk import case_keys, database_url
+from bot.cases.events import CaseEvents
 from bot.cases.handover import Handovers
-from bot.cases.store import CaseMeta, CaseStore, CaseStoreError, Conversation, engine_for
+from bot.cases.store import CaseMeta, CaseStore, CaseStoreError, CaseUpdate, Conversation, engine_for
+from bot.cases.triage import triage
 from bot.settings import Settings, get_settings
 
 __all__ = ["HandoverGate", "handovers_for", "close_stores", "record_in_tracker", "LOOKUP_TIMEOUT"]
@@ -140,32 +144,87 @@ class HandoverGate:
             logger.error("handover.gate.unavailable channel=%s error=%s stage=add", held.channel, type(error).__name__)
             return False
         logger.info("handover.gate.held channel=%s reference=%s", held.channel, held.reference)
-        await self._record(held, message)
+        parse_data = await self._record(held, message)
+        disclosure = _disclosure(parse_data)
+        if disclosure is not None:
+            await self._flag(handovers, held, conversation, message, disclosure)
         return True
 
-    async def _record(self, case: CaseMeta, message: UserMessage) -> None:
+    async def _flag(
+        self,
+        handovers: Handovers,
+        case: CaseMeta,
+        conversation: Conversation,
+        message: UserMessage,
+        disclosure: Dict[str, str],
+    ) -> None:
+        """A disclosure said to a counselor still counts: the case records it (kind, source, the
+        words, encrypted), its risk goes up as the danger net's would, and the console hears of it."""
+        update = CaseUpdate(
+            origin="disclosure",
+            risk=triage(disclosure_kinds=[disclosure["kind"]]),
+            disclosure=disclosure,
+            excerpt=message.text or None,
+        )
+        try:
+            recorded = await asyncio.wait_for(
+                asyncio.to_thread(handovers.store.record, conversation, update, case.reference), LOOKUP_TIMEOUT
+            )
+        except (CaseStoreError, asyncio.TimeoutError) as error:
+            logger.error(
+                "handover.gate.disclosure_not_saved reference=%s error=%s", case.reference, type(error).__name__
+            )
+            return
+        events = CaseEvents(self._settings.redis_url, self._settings.cases_stream)
+        try:
+            await asyncio.to_thread(events.publish, "case.updated", recorded.case)
+        finally:
+            events.close()
+        logger.warning(
+            "handover.gate.disclosure kind=%s reference=%s risk=%s",
+            disclosure["kind"],
+            recorded.case.reference,
+            recorded.case.risk,
+        )
+
+    async def _record(self, case: CaseMeta, message: UserMessage) -> Optional[Dict[str, Any]]:
+        """The user's utterance in the tracker as Rasa would log it (intent and entities from the
+        NLU, the danger net included), marked as said to a counselor; returns the NLU's reading."""
         agent = getattr(getattr(self._app, "ctx", None), "agent", None)
         if agent is None:
             logger.warning("handover.gate.tracker_skipped reason=no_agent")
-            return
+            return None
         try:
-            await record_in_tracker(agent, message.sender_id, [await _understood(agent, message, case)])
+            parse_data: Dict[str, Any] = await agent.processor.parse_message(message)
+            metadata = {**(message.metadata or {}), "handover": case.reference}
+            said = UserUttered(
+                message.text,
+                parse_data.get("intent"),
+                parse_data.get("entities"),
+                parse_data,
+                input_channel=message.input_channel,
+                message_id=message.message_id,
+                metadata=metadata,
+            )
+            await record_in_tracker(agent, message.sender_id, [said])
         except Exception as error:  # noqa: BLE001 - the case has the message; the tracker is history
             logger.error("handover.gate.tracker_failed error=%s", type(error).__name__)
             logger.debug("handover.gate.tracker_failed", exc_info=True)
+            return None
+        return parse_data
 
 
-async def _understood(agent: Any, message: UserMessage, case: CaseMeta) -> UserUttered:
-    """The user's utterance as Rasa would log it (intent and entities from the NLU), marked as
-    said to a counselor."""
-    parse_data: Dict[str, Any] = await agent.processor.parse_message(message)
-    metadata = {**(message.metadata or {}), "handover": case.reference}
-    return UserUttered(
-        message.text,
-        parse_data.get("intent"),
-        parse_data.get("entities"),
-        parse_data,
-        input_channel=message.input_channel,
-        message_id=message.message_id,
-        metadata=metadata,
-    )
+def _disclosure(parse_data: Optional[Dict[str, Any]]) -> Optional[Dict[str, str]]:
+    """``{"kind", "source"}`` when the NLU read a disclosure (as ``ActionDangerSupport`` does)."""
+    if not parse_data:
+        return None
+    for entity in parse_data.get("entities") or []:
+        if entity.get("entity") == "danger_kind" and entity.get("value"):
+            source = str(entity.get("extractor") or "classifier").replace("DangerNet:", "")
+            return {"kind": str(entity["value"]), "source": source}
+    intent = (parse_data.get("intent") or {}).get("name")
+    if intent == "disclose_self_harm":
+        return {"kind": "self_harm", "source": "classifier"}
+    if intent == "disclose_harm":
+        return {"kind": "unspecified", "source": "classifier"}
+    return None

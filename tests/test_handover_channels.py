@@ -27,6 +27,7 @@ from bot.cases.crypto import CaseCipher
 from bot.cases.desk import case_keys, database_url
 from bot.cases.handover import Handovers
 from bot.cases.store import engine_for
+from bot.cases.triage import URGENT_KINDS
 from bot.content import ContentLibrary
 from bot.settings import PROJECT_ROOT, Settings, get_settings, handover_token
 from channels.gate import close_stores
@@ -129,6 +130,13 @@ def test_a_held_conversation_gets_no_reply_even_to_restart(bot: Bot, cases: Case
     assert said[-1]["parse_data"]["intent"]["name"], "understood by the NLU, for the history"
     assert sum(e["event"] == "bot" for e in events) == bot_events_before
     assert [e["event"] for e in events if e["event"] in ("restart", "session_started")] == ["session_started"]
+
+    # The danger net still catches a disclosure made to the counselor: the case records it.
+    case = cases.get(reference)
+    assert case is not None and case.risk == "urgent"
+    contents = cases.contents(reference) or {}
+    assert [d["kind"] for d in contents["disclosures"]] and contents["disclosures"][-1]["kind"] in URGENT_KINDS
+    assert contents["excerpts"][-1]["text"] == "someone is threatening to leak my nudes"
 
     Handovers(cases).release(reference)
     assert bot.say(sender, "hello"), "handed back: the bot answers again"
