@@ -5,7 +5,9 @@ counselor. It also opens a case for the counselors on its own (urgent for abuse,
 coercion, blackmail and self-harm), or adds to the conversation's open case, even if the user never
 files a report. The ``escalation`` slot records it (kind, source, time, reference; never the text).
 "talk to a person" escalates straight away: a case in the counselors' queue, with whatever the
-report form had gathered.
+report form had gathered. Both say honestly who can talk now (``bot.cases.availability``): a
+counselor is online within their hours and will join this chat, or nobody is, and the user gets
+the helplines and the counselors' hours; the case is in the queue either way.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import audience_of, library, reply_language
 from actions.report import (
     REPORT_FORM,
+    _off_loop,
     answers_from_disclosure,
+    case_desk,
     fill,
     record_case,
     report_answers,
@@ -29,6 +33,8 @@ from actions.report import (
     reset_report,
 )
 from bot.cases import CaseStoreError, CaseUpdate, triage
+from bot.cases.availability import Availability, CounselorHours
+from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +44,19 @@ def _danger_entity(tracker: Tracker) -> Optional[Dict[str, Any]]:
         if entity.get("entity") == "danger_kind":
             return entity
     return None
+
+
+async def counselor_availability() -> Availability:
+    """Whether a counselor can join now; nobody is promised when the case database cannot say."""
+    hours = CounselorHours.from_settings(get_settings())
+    try:
+        return await _off_loop(Availability.now, case_desk().store, hours)
+    except CaseStoreError:
+        return Availability(hours.open_at(), ())
+
+
+def _hours(lang: str) -> str:
+    return CounselorHours.from_settings(get_settings()).describe(lang)
 
 
 def _escalation(reason: str, **details: Any) -> Dict[str, Any]:
@@ -88,7 +107,10 @@ class ActionDangerSupport(Action):
             events += answers_from_disclosure(tracker, kind)
             status = "in_report"
         else:
-            offer = lib.message("counselor_offer", lang)
+            if (await counselor_availability()).counselor_available:
+                offer = lib.message("counselor_offer", lang)
+            else:
+                offer = fill(lib.message("counselor_offer_unavailable", lang), hours=_hours(lang))
             if reference:
                 offer = f"{fill(lib.message('danger_case_opened', lang), reference=reference)}\n{offer}"
             dispatcher.utter_message(
@@ -131,12 +153,23 @@ class ActionRequestHuman(Action):
             reference: Optional[str] = (await record_case(tracker, update)).case.reference
         except CaseStoreError:
             reference = None
-        if reference:
-            text = fill(library().message("request_human_case", lang, audience), reference=reference)
+        available = await counselor_availability()
+        if not reference:
+            key = "request_human"  # no case could be written: the helplines, and no promise
+        elif available.counselor_available:
+            key = "request_human_online"
+        elif not available.in_hours:
+            key = "request_human_after_hours"
         else:
-            text = library().message("request_human", lang, audience)
+            key = "request_human_offline"
+        text = fill(library().message(key, lang, audience), reference=reference or "", hours=_hours(lang))
         dispatcher.utter_message(text=text)
-        logger.warning("safety.counselor_requested after=%s case=%s", previous.get("reason", "none"), bool(reference))
+        logger.warning(
+            "safety.counselor_requested after=%s case=%s answer=%s",
+            previous.get("reason", "none"),
+            bool(reference),
+            key,
+        )
         escalation = _escalation(
             "counselor_requested", kind=previous.get("kind"), status="requested", reference=reference
         )

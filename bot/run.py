@@ -23,7 +23,7 @@ from bot.cases.setup import prepare_cases
 from bot.cases.setup import status_lines as cases_status_lines
 from bot.logging_redact import logging_config_file
 from bot.model import ensure_model, rasa_env
-from bot.settings import PROJECT_ROOT, Settings, get_settings
+from bot.settings import PROJECT_ROOT, Settings, get_settings, write_dev_handover_token
 
 __all__ = ["write_runtime_config", "start", "stop", "wait_until_up", "main"]
 
@@ -36,7 +36,12 @@ def write_runtime_config(settings: Settings, run_dir: Path, actions_port: int) -
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     # The web widget's channel is always on: it needs no secret (origins come from WEB_ALLOWED_ORIGINS).
-    credentials: Dict[str, Dict[str, str]] = {"channels.rest.RestInput": {}, "channels.web.WebInput": {}}
+    # The hand-over endpoint too: the counselor console delivers through it (token: HANDOVER_TOKEN).
+    credentials: Dict[str, Dict[str, str]] = {
+        "channels.rest.RestInput": {},
+        "channels.web.WebInput": {},
+        "channels.handover.HandoverInput": {},
+    }
     endpoints: Dict[str, object] = {
         "action_endpoint": {"url": f"http://localhost:{actions_port}/webhook", "enable_selective_domain": True}
     }
@@ -155,6 +160,10 @@ def start(
     env["ACTION_SERVER_URL"] = f"http://localhost:{actions_port}/webhook"
     env.update(prepare_cases(settings, run_dir))
     env["DATABASE_URL"] = database_url(settings, run_dir)
+    if not settings.handover_token and not settings.production:
+        # Development: a token for the console's deliveries, handed to every process it starts.
+        token_file = write_dev_handover_token(run_dir)
+        env["HANDOVER_TOKEN"] = token_file.read_text(encoding="utf-8").strip()
     # rasa-sdk 3.6 spells the option "--logging-config_file".
     logging_args = ["--logging-config-file", str(paths["logging"])]
     sdk_logging_args = ["--logging-config_file", str(paths["logging"])]

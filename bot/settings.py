@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
-__all__ = ["Settings", "get_settings", "PROJECT_ROOT"]
+__all__ = ["Settings", "get_settings", "handover_token", "write_dev_handover_token", "PROJECT_ROOT"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,6 +85,13 @@ class Settings:
     counselor_telegram_chat_id: Optional[str] = None  # [COUNSELOR_TELEGRAM_CHAT_ID] group for case notices
     # [COUNSELOR_TELEGRAM_BOT_TOKEN] bot that posts the notices (default TELEGRAM_BOT_TOKEN)
     counselor_telegram_bot_token: Optional[str] = field(default=None, repr=False)
+    # Counselor hand-over (issue 4): the console delivers counselors' messages through the Rasa server.
+    # [HANDOVER_TOKEN] bearer token of POST /webhooks/handover/deliver; dev: `make run` writes .run/handover.token
+    handover_token: Optional[str] = field(default=None, repr=False)
+    rasa_server_url: str = "http://localhost:5005"  # [RASA_SERVER_URL] where the console reaches the Rasa server
+    # [COUNSELOR_HOURS] when counselors are on duty, e.g. "Sun-Thu 08:00-20:00; Sat 10:00-14:00"
+    counselor_hours: str = "Sun-Sat 00:00-24:00"
+    counselor_timezone: str = "Asia/Riyadh"  # [COUNSELOR_TIMEZONE] IANA zone of COUNSELOR_HOURS
 
     @property
     def production(self) -> bool:
@@ -142,7 +150,59 @@ class Settings:
             conversation_retention_days=_int("CONVERSATION_RETENTION_DAYS", cls.conversation_retention_days),
             counselor_telegram_chat_id=env.get("COUNSELOR_TELEGRAM_CHAT_ID") or None,
             counselor_telegram_bot_token=env.get("COUNSELOR_TELEGRAM_BOT_TOKEN") or None,
+            **_handover_settings(env),
         )
+
+
+def _handover_settings(env: Mapping[str, str]) -> Dict[str, Any]:
+    hours = (env.get("COUNSELOR_HOURS") or "").strip() or Settings.counselor_hours
+    zone = (env.get("COUNSELOR_TIMEZONE") or "").strip() or Settings.counselor_timezone
+    from bot.cases.availability import CounselorHours  # noqa: PLC0415 - validates; imports settings itself
+
+    CounselorHours.parse(hours, zone)  # a wrong value stops the server at start, not at a child's request
+    token = (env.get("HANDOVER_TOKEN") or "").strip() or None
+    if token is not None and len(token) < MIN_HANDOVER_TOKEN_CHARS:
+        raise ValueError(f"HANDOVER_TOKEN must be at least {MIN_HANDOVER_TOKEN_CHARS} characters")
+    port = (env.get("PORT") or "").strip() or "5005"
+    url = (env.get("RASA_SERVER_URL") or "").strip().rstrip("/") or f"http://localhost:{port}"
+    return {"handover_token": token, "rasa_server_url": url, "counselor_hours": hours, "counselor_timezone": zone}
+
+
+MIN_HANDOVER_TOKEN_CHARS = 32
+HANDOVER_TOKEN_FILE = "handover.token"  # noqa: S105 - a file name, not a secret
+
+
+def handover_token(settings: Settings, run_dir: Optional[Path] = None) -> Optional[str]:
+    """The bearer token of the hand-over delivery endpoint, for the Rasa server and the console.
+
+    ``HANDOVER_TOKEN``; outside production only, the one ``make run`` wrote into
+    ``.run/handover.token``. None when there is neither (the endpoint then refuses everything).
+    """
+    if settings.handover_token:
+        return settings.handover_token
+    if settings.production:
+        return None
+    path = (run_dir or PROJECT_ROOT / ".run") / HANDOVER_TOKEN_FILE
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return token if len(token) >= MIN_HANDOVER_TOKEN_CHARS else None
+
+
+def write_dev_handover_token(run_dir: Path) -> Path:
+    """Create ``.run/handover.token`` (owner-only) unless it exists; ``make run`` calls it in development."""
+    path = run_dir / HANDOVER_TOKEN_FILE
+    if path.exists():
+        return path
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path  # another process made it first
+    with os.fdopen(descriptor, "w", encoding="utf-8") as f:
+        f.write(secrets.token_urlsafe(32))
+    return path
 
 
 @lru_cache(maxsize=1)

@@ -5,6 +5,8 @@ Better than Rasa's own on the points that matter here: a request without a sende
 is a 400, not a 500; with ``REST_CHANNEL_TOKEN`` set every request needs ``Authorization: Bearer``,
 and in production the channel is off without one, because whoever names a sender id reads that
 user's replies. Typed intent payloads are plain text unless the bot offered them as buttons.
+While a counselor holds the conversation (``channels.gate``) the answer is an empty list; the
+REST channel cannot push, so a counselor's message only reaches its tracker.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from bot.language import detect_language
 from bot.offered import offered_store, payloads_in
 from bot.settings import get_settings
 from channels.common import refusal_text, reply_language
+from channels.gate import HandoverGate
+from channels.handover import offer_push
 
 __all__ = ["RestInput"]
 
@@ -52,6 +56,10 @@ class RestInput(InputChannel):
         settings = get_settings()
         webhook = Blueprint("amaan_rest_webhook", __name__)
         offered = offered_store(settings.redis_url)
+        # While a counselor holds a conversation, its messages go to the case, not to the bot.
+        gate = HandoverGate.around(webhook, on_new_message)
+        # Replies travel only in the response to a request: a counselor's message cannot be pushed.
+        offer_push(webhook, self.name(), None)
 
         @webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
@@ -92,9 +100,7 @@ class RestInput(InputChannel):
 
             collector = CollectingOutputChannel()
             metadata = {"language": detect_language(inbound.text)}
-            await on_new_message(
-                UserMessage(inbound.text, collector, sender, input_channel=self.name(), metadata=metadata)
-            )
+            await gate(UserMessage(inbound.text, collector, sender, input_channel=self.name(), metadata=metadata))
             await offered.remember(sender, payloads_in(collector.messages))
             return response.json(collector.messages)
 

@@ -42,6 +42,8 @@ from bot.inbound import prepare_text
 from bot.language import detect_language
 from bot.settings import Settings, get_settings
 from channels.common import refusal_text, reply_language
+from channels.gate import HandoverGate
+from channels.handover import Pushed, offer_push
 from channels.outgoing import button_list, split_text
 from channels.state import ChannelState, KeyValue
 
@@ -176,6 +178,16 @@ class TelegramOutput(OutputChannel):
     async def send_attachment(self, recipient_id: str, attachment: str, **kwargs: Any) -> None:
         await self.send_text_message(recipient_id, str(attachment))
 
+    async def push_text(self, recipient_id: str, text: str) -> Pushed:
+        """``send_text_message`` that says whether Telegram took every part (hand-over delivery)."""
+        chat_id = chat_for_sender(recipient_id)
+        if chat_id is None:
+            return Pushed(False, "not a Telegram conversation")
+        for part in split_text(text, MAX_TEXT):
+            if not await self._send(chat_id, part):
+                return Pushed(False, "Telegram did not accept the message")
+        return Pushed(True)
+
     async def send_elements(self, recipient_id: str, elements: Any, **kwargs: Any) -> None:
         logger.debug("telegram.send.elements_ignored")
 
@@ -275,6 +287,12 @@ class TelegramInput(InputChannel):
         """Pushes to a ``tg-<chat id>`` sender outside a turn (counselor replies, campaigns)."""
         return TelegramOutput(self._runtime) if self._runtime is not None else None
 
+    async def push(self, sender_id: str, text: str) -> Pushed:
+        """A counselor's message (or hand-over notice) to a ``tg-<chat id>`` user."""
+        if self._runtime is None:
+            return Pushed(False, "the Telegram channel is not started")
+        return await TelegramOutput(self._runtime).push_text(sender_id, text)
+
     # --- webhook -------------------------------------------------------------------------------
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
@@ -292,9 +310,13 @@ class TelegramInput(InputChannel):
         async def health(request: Request) -> HTTPResponse:
             return response.json({"status": "ok" if self._runtime else "starting"})
 
+        # While a counselor holds a conversation, its messages go to the case, not to the bot.
+        gate = HandoverGate.around(webhook, on_new_message)
+        offer_push(webhook, self.name(), self.push)
+
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            return self._receive(request, on_new_message)
+            return self._receive(request, gate)
 
         return webhook
 
@@ -416,17 +438,19 @@ class TelegramInput(InputChannel):
             language = await self._language(app, sender, raw)
             await output.send_text_message(sender, refusal_text(inbound.problem, language))
             return
+        message = UserMessage(
+            inbound.text,
+            output,
+            sender,
+            input_channel=self.name(),
+            metadata={"language": detect_language(inbound.text)},
+        )
+        gate = on_new_message if isinstance(on_new_message, HandoverGate) else None
+        if gate is not None and await gate.divert(message):
+            return  # a counselor holds the chat: no "typing…" from the bot, no reply
         typing = await _start_typing(rt.bot, chat_for_sender(sender))
         try:
-            await on_new_message(
-                UserMessage(
-                    inbound.text,
-                    output,
-                    sender,
-                    input_channel=self.name(),
-                    metadata={"language": detect_language(inbound.text)},
-                )
-            )
+            await (gate.to_bot if gate is not None else on_new_message)(message)
         finally:
             if typing is not None:
                 typing.cancel()

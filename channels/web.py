@@ -21,7 +21,8 @@ Protocol (socket.io events, default namespace):
 * client → ``user_uttered`` ``{"message": str, "lang"?: "ar"|"en"}``; ack ``{"ok": bool, "error"?: str}``
   once the bot has answered. The answers arrive as ``bot_uttered``.
 * client → ``session_end``: forget the token (quick exit, "clear conversation"); ack ``{"ok": true}``.
-* server → ``bot_uttered`` ``{"id": int, "text": str, "buttons"?: [{"title", "payload"}]}``.
+* server → ``bot_uttered`` ``{"id": int, "text": str, "buttons"?: [{"title", "payload"}]}``; a
+  counselor's message (``push``, from the hand-over endpoint) has ``"from": "counselor"``.
 
 Several tabs and servers: each tab has its own ``sessionStorage``, so its own conversation; a
 duplicated tab copies the token and shares the conversation (both receive the bot's messages).
@@ -55,6 +56,8 @@ from bot.language import detect_language
 from bot.offered import OfferedPayloads, offered_store
 from bot.settings import PROJECT_ROOT, get_settings
 from channels.common import refusal_text, reply_language
+from channels.gate import HandoverGate
+from channels.handover import Pushed, offer_push
 
 __all__ = [
     "WebInput",
@@ -342,6 +345,19 @@ class WebInput(InputChannel):
             return None
         return WebOutput(self.sio, self.sessions, self.offered)
 
+    async def push(self, sender_id: str, text: str) -> Pushed:
+        """A counselor's message (or hand-over notice) to a user's widget: emitted to its open
+        sockets and kept in the replay log, so a widget that reconnects with its token gets it."""
+        if self.sio is None or self.offered is None:
+            return Pushed(False, "the web channel is not started")
+        try:
+            numbered = await self.sessions.record(sender_id, {"text": text.strip(), "from": "counselor"})
+            await self.sio.emit(BOT_EVENT, numbered, room=sender_id)
+        except Exception as error:  # noqa: BLE001 - Redis down: say so, the console shows "not delivered"
+            logger.warning("web.push.failed error=%s", type(error).__name__)
+            return Pushed(False, "the web channel could not send")
+        return Pushed(True)
+
     def sender_of(self, socket_id: str) -> Optional[str]:
         """The conversation a connected socket belongs to."""
         return self._senders.get(socket_id)
@@ -362,6 +378,9 @@ class WebInput(InputChannel):
         self.sio = sio
         web = _SocketBlueprint(self, "amaan_web", __name__)
         self._add_files(web, settings.data_dir)
+        # While a counselor holds a conversation, its messages go to the case, not to the bot.
+        gate = HandoverGate.around(web, on_new_message)
+        offer_push(web, self.name(), self.push)
 
         @web.listener("after_server_stop")
         async def close_sessions(*_: Any) -> None:
@@ -435,9 +454,7 @@ class WebInput(InputChannel):
                 return {"ok": True}
             metadata = {"language": detect_language(inbound.text) or ui_language}
             try:
-                await on_new_message(
-                    UserMessage(inbound.text, output, sender, input_channel=self.name(), metadata=metadata)
-                )
+                await gate(UserMessage(inbound.text, output, sender, input_channel=self.name(), metadata=metadata))
             except Exception as error:  # noqa: BLE001 - the widget must hear back either way
                 # The traceback may quote the message: debug level only.
                 logger.error("web.message.failed error=%s", type(error).__name__)

@@ -42,6 +42,8 @@ from bot.inbound import prepare_text
 from bot.language import detect_language, normalize_for_matching
 from bot.settings import Settings, get_settings
 from channels.common import refusal_text, reply_language
+from channels.gate import HandoverGate
+from channels.handover import Pushed, offer_push
 from channels.identity import AddressBook, SenderIdentity, load_keys
 from channels.outgoing import Choice, button_list, match_choice, numbered_choices, split_text
 from channels.state import ChannelState
@@ -162,6 +164,19 @@ class WhatsAppOutput(OutputChannel):
 
     async def send_attachment(self, recipient_id: str, attachment: str, **kwargs: Any) -> None:
         await self.send_text_message(recipient_id, str(attachment))
+
+    async def push_text(self, recipient_id: str, text: str) -> Pushed:
+        """``send_text_message`` that says whether Twilio took every part (hand-over delivery).
+
+        Twilio accepting a message is all that is known here: outside WhatsApp's 24-hour window
+        it fails later (error 63016), and the status callback logs it."""
+        address = await self._address_of(recipient_id)
+        if address is None:
+            return Pushed(False, "no WhatsApp address for this user (opted out, or not seen recently)")
+        for part in split_text(text, MAX_TEXT):
+            if not await self._send(address, part):
+                return Pushed(False, "Twilio did not accept the message")
+        return Pushed(True)
 
     async def send_elements(self, recipient_id: str, elements: Any, **kwargs: Any) -> None:
         logger.debug("whatsapp.send.elements_ignored")
@@ -302,6 +317,13 @@ class WhatsAppInput(InputChannel):
         """Pushes to a ``wa-<hash>`` sender outside a turn (counselor replies, campaigns)."""
         return WhatsAppOutput(self._runtime) if self._runtime is not None else None
 
+    async def push(self, sender_id: str, text: str) -> Pushed:
+        """A counselor's message (or hand-over notice) to a ``wa-<hash>`` user; the number is
+        decrypted from the ``AddressBook``."""
+        if self._runtime is None:
+            return Pushed(False, "the WhatsApp channel is not started")
+        return await WhatsAppOutput(self._runtime).push_text(sender_id, text)
+
     # --- webhooks ------------------------------------------------------------------------------
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
@@ -319,9 +341,13 @@ class WhatsAppInput(InputChannel):
         async def health(request: Request) -> HTTPResponse:
             return response.json({"status": "ok" if self._runtime else "starting"})
 
+        # While a counselor holds a conversation, its messages go to the case, not to the bot.
+        gate = HandoverGate.around(webhook, on_new_message)
+        offer_push(webhook, self.name(), self.push)
+
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            return self._receive(request, on_new_message)
+            return self._receive(request, gate)
 
         @webhook.route("/status", methods=["POST"])
         async def status(request: Request) -> HTTPResponse:

@@ -26,15 +26,17 @@ from sqlalchemy import create_engine, text
 
 from actions.report import FORM_SLOTS
 from bot.cases import CaseDesk, CaseEvents, CaseStore, CounselorNotifier, generate_key
+from bot.cases.availability import CounselorHours
 from bot.cases.reference import find_references
 from bot.cases.store import Conversation
 from bot.content import AUDIENCES, ContentLibrary
-from bot.settings import PROJECT_ROOT, get_settings
+from bot.settings import PROJECT_ROOT, Settings, get_settings
 from tests.conftest import API_TOKEN, LOG_DIR, Bot, free_port, new_sender, wait_for
 
 pytestmark = pytest.mark.server
 
 LIB = ContentLibrary.load(PROJECT_ROOT / "data")
+HOURS = CounselorHours.parse(Settings.counselor_hours, Settings.counselor_timezone)
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 AUDIENCE_BUTTON = '/tell_audience{"audience":"%s"}'
@@ -387,7 +389,9 @@ def test_talk_to_a_person_in_the_middle_escalates_straight_away(reporting: Repor
     bot.say(sender, '/inform{"report_harm":"grooming"}')
     said = bot.text(sender, person)
     reference = reference_in(said)
-    assert said == LIB.message("request_human_case", lang, "child").replace("<reference>", reference)
+    # Nobody is signed in to the console here: the helplines and the counselors' hours, honestly.
+    expected = LIB.message("request_human_offline", lang, "child").replace("<reference>", reference)
+    assert said == expected.replace("<hours>", HOURS.describe(lang))
     assert "116111" in said and "911" in said
     assert bot.tracker(sender)["active_loop"] in ({}, None)
     contents = reporting.store.contents(reference)
@@ -553,7 +557,10 @@ def test_the_database_down_gets_an_honest_answer_with_the_helplines(reporting: R
     assert not find_references(failed)
     # The safety net still answers with the helplines, and claims no case.
     assert "911" in texts(disclosure) and "116111" in texts(disclosure)
-    assert disclosure[-1]["text"] == LIB.message("counselor_offer", "en")
+    # Nobody can be known to be online while the database is down: no promise of a counselor.
+    assert disclosure[-1]["text"] == LIB.message("counselor_offer_unavailable", "en").replace(
+        "<hours>", HOURS.describe("en")
+    )
     assert status == LIB.message("report_status_failed", "en")
     # Nothing was written, and nothing already written was lost.
     assert reporting.store.count() == before

@@ -259,6 +259,23 @@ def test_a_counselor_message_arrives_without_the_user_writing(
     assert "معك مختصة الآن" in visit.live_region()
 
 
+def test_a_counselor_is_labelled_as_a_person_not_as_the_assistant(
+    visit: Visit, served: Served, rasa_here: tuple[InProcessRasa, Any]
+) -> None:
+    servers, _ = rasa_here
+    visit.open()
+    visit.say("Hello")
+    # What the hand-over endpoint does for the console (channels.handover).
+    pushed = servers.call(served.channel.push(visit.sender(servers), "I'm Mona, a counselor. I'm here."))
+    assert pushed.delivered
+    visit.page.wait_for_selector(".amaan-row--counselor >> text=I'm Mona, a counselor.")
+    row = visit.page.locator(".amaan-row--counselor").last
+    label = row.locator(".amaan-who").text_content()
+    assert label in ("Counselor: ", "المختص: "), "the widget's own language names the counselor"
+    assert visit.live_region() == f"{label}I'm Mona, a counselor. I'm here."
+    assert visit.page.locator(".amaan-row--bot .amaan-who").first.text_content() in ("Amaan: ", "أمان: ")
+
+
 def test_a_dropped_connection_and_a_reload_keep_the_conversation(
     visit: Visit, served: Served, rasa_here: tuple[InProcessRasa, Any]
 ) -> None:

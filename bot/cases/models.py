@@ -15,7 +15,17 @@ from typing import Any, Optional
 from sqlalchemy import Boolean, Column, DateTime, Integer, LargeBinary, String, TypeDecorator
 from sqlalchemy.orm import declarative_base
 
-__all__ = ["Base", "Case", "CaseMessage", "SchemaVersion", "STATUSES", "OUTCOMES", "AUTHORS", "utcnow"]
+__all__ = [
+    "Base",
+    "Case",
+    "CaseMessage",
+    "CounselorPresence",
+    "SchemaVersion",
+    "STATUSES",
+    "OUTCOMES",
+    "AUTHORS",
+    "utcnow",
+]
 
 Base: Any = declarative_base()
 
@@ -85,6 +95,15 @@ class CaseMessage(Base):
     author = Column(String(16), nullable=False)
     counselor = Column(String(64), nullable=True)
     body = Column(LargeBinary, nullable=False)
+
+
+class CounselorPresence(Base):
+    """Who is on duty: a counselor's console touches its row on every request and heartbeat."""
+
+    __tablename__ = "counselor_presence"
+
+    username = Column(String(64), primary_key=True)
+    last_seen = Column(UTCDateTime, nullable=False, index=True)
 
 
 class SchemaVersion(Base):

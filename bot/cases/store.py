@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.cases.crypto import CaseCipher, InvalidToken
-from bot.cases.models import STATUSES, Case, CaseMessage, SchemaVersion, utcnow
+from bot.cases.models import STATUSES, Case, CaseMessage, CounselorPresence, SchemaVersion, utcnow
 from bot.cases.reference import new_reference
 from bot.cases.triage import higher_risk
 
@@ -180,8 +180,13 @@ def _migrate_v2(conn: Connection) -> None:
     CaseMessage.__table__.create(conn, checkfirst=True)
 
 
+def _migrate_v3(conn: Connection) -> None:
+    """Availability: which counselors are signed in to the console (``bot.cases.availability``)."""
+    CounselorPresence.__table__.create(conn, checkfirst=True)
+
+
 # (level, step): each step brings the schema from the previous level to its own.
-MIGRATIONS: List[Tuple[int, Callable[[Connection], None]]] = [(1, _migrate_v1), (2, _migrate_v2)]
+MIGRATIONS: List[Tuple[int, Callable[[Connection], None]]] = [(1, _migrate_v1), (2, _migrate_v2), (3, _migrate_v3)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

@@ -259,7 +259,7 @@
     for (var i = 0; i < groups.length; i++) groups[i].setAttribute("aria-label", t("choices_label"));
     var names = ui.list.querySelectorAll(".amaan-who");
     for (var j = 0; j < names.length; j++) {
-      names[j].textContent = (names[j].getAttribute("data-who") === "user" ? t("you") : t("bot_name")) + ": ";
+      names[j].textContent = nameOf(names[j].getAttribute("data-who")) + ": ";
     }
     setStatus(status);
   }
@@ -289,6 +289,11 @@
     ui.log.scrollTop = ui.log.scrollHeight;
   }
 
+  // A counselor's messages (hand-over) are labelled as a person's, never as the automated assistant's.
+  function nameOf(who) {
+    return who === "user" ? t("you") : who === "counselor" ? t("counselor_name") : t("bot_name");
+  }
+
   function render(entry, index) {
     var row = el("li", "amaan-row amaan-row--" + entry.who);
     if (entry.who === "note") {
@@ -297,9 +302,10 @@
       return;
     }
     var who = el("span", "amaan-sr-only amaan-who", { "data-who": entry.who });
-    who.textContent = (entry.who === "user" ? t("you") : t("bot_name")) + ": ";
+    who.textContent = nameOf(entry.who) + ": ";
     row.appendChild(who);
-    row.appendChild(formatted(entry.text, "amaan-bubble amaan-bubble--" + entry.who));
+    var bubble = entry.who === "counselor" ? "amaan-bubble--bot amaan-bubble--counselor" : "amaan-bubble--" + entry.who;
+    row.appendChild(formatted(entry.text, "amaan-bubble " + bubble));
     if (entry.buttons && entry.buttons.length) {
       var group = el("div", "amaan-choices", { role: "group", "aria-label": t("choices_label") });
       entry.buttons.forEach(function (button) {
@@ -347,7 +353,7 @@
     if (announce) {
       // Only the new message is announced, never the whole history.
       ui.live.textContent = "";
-      ui.live.textContent = t("bot_name") + ": " + entry.text;
+      ui.live.textContent = nameOf(entry.who) + ": " + entry.text;
     }
   }
 
@@ -373,7 +379,8 @@
     lastId = message.id;
     store.set("lastId", String(lastId));
     ui.typing.hidden = true;
-    add({ who: "bot", text: String(message.text || ""), buttons: cleanButtons(message.buttons), id: message.id }, true);
+    var who = message.from === "counselor" ? "counselor" : "bot";
+    add({ who: who, text: String(message.text || ""), buttons: cleanButtons(message.buttons), id: message.id }, true);
   }
 
   function flush() {

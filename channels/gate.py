@@ -1,0 +1,230 @@
+"""The hand-over gate: while a counselor holds a conversation, the bot never sees its messages.
+
+Every connector (REST, web widget, Telegram, WhatsApp) hands each user message to its
+``HandoverGate`` instead of straight to Rasa. The gate asks the case database
+(``Handovers.holder``) whether a counselor holds this conversation:
+
+* **held**: the bot stays silent. The message is added to the case (encrypted) for the console,
+  and recorded in the Rasa tracker as the user's utterance (understood by the NLU, as Rasa itself
+  does for a paused conversation, but with no policy prediction and no session start), under the
+  agent's lock store, so the history is complete when the bot takes over again. Nothing reaches
+  Rasa's processor, so neither a typed ``/restart`` nor an expired session can end the hold; only
+  the counselor's hand-back or close does. A disclosure the NLU's danger net reads in a held
+  message is still caught: it is recorded in the case (whose risk goes up) and announced on the
+  case stream, as the bot's own danger reply would have done; the counselor answers it.
+* **not held**, or the case database unreachable or slow (for the lookup, or for adding the
+  message to a held case): the message goes to the bot. A child must never get silence because a
+  database is down; ``handover.gate.unavailable`` is logged (no text, no sender id).
+
+Store calls are blocking SQLAlchemy: they run in a thread (``asyncio.to_thread``), within
+``LOOKUP_TIMEOUT``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any, Awaitable, Callable, Dict, Iterable, Optional, Tuple
+
+from rasa.core.channels.channel import UserMessage
+from rasa.shared.core.events import Event, UserUttered
+from sanic import Blueprint
+
+from bot.cases.crypto import CaseCipher, MissingKey
+from bot.cases.desk import case_keys, database_url
+from bot.cases.events import CaseEvents
+from bot.cases.handover import Handovers
+from bot.cases.store import CaseMeta, CaseStore, CaseStoreError, CaseUpdate, Conversation, engine_for
+from bot.cases.triage import triage
+from bot.settings import Settings, get_settings
+
+__all__ = ["HandoverGate", "handovers_for", "close_stores", "record_in_tracker", "LOOKUP_TIMEOUT"]
+
+logger = logging.getLogger(__name__)
+
+# Longer than a healthy lookup ever takes; short enough that a child is not kept waiting.
+LOOKUP_TIMEOUT = 5.0
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+_STORES: Dict[Tuple[str, Tuple[str, ...]], Handovers] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def handovers_for(settings: Settings) -> Optional[Handovers]:
+    """The process's ``Handovers`` on the case database (one engine per database and keys), or
+    None when no case can exist (no encryption key, so no case was ever written)."""
+    try:
+        key = (database_url(settings), tuple(case_keys(settings)))
+        with _STORES_LOCK:
+            if key not in _STORES:
+                _STORES[key] = Handovers(CaseStore(engine_for(key[0]), CaseCipher(key[1])))
+            return _STORES[key]
+    except MissingKey:
+        return None
+    except ValueError:  # a malformed key or URL: reports fail too, and say so
+        logger.error("handover.store.misconfigured")
+        return None
+
+
+def close_stores() -> None:
+    """Close the case-database connections the channels opened (server stop, tests)."""
+    with _STORES_LOCK:
+        for handovers in _STORES.values():
+            handovers.store.close()
+        _STORES.clear()
+
+
+async def record_in_tracker(agent: Any, sender_id: str, events: Iterable[Event]) -> None:
+    """Append ``events`` to the conversation's tracker, under the agent's lock for that sender,
+    without running any action (no prediction, no session start)."""
+    async with agent.lock_store.lock(sender_id):
+        tracker = await agent.tracker_store.get_or_create_tracker(sender_id)
+        for event in events:
+            tracker.update(event, agent.domain)
+        await agent.tracker_store.save(tracker)
+
+
+class HandoverGate:
+    """Stands between one connector and Rasa (see the module docs).
+
+    Built in the connector's ``blueprint()``; the Sanic app (for its agent) is bound when the
+    server starts. Call it like ``on_new_message``, or ask ``divert`` first when the connector has
+    something to do only for messages the bot will answer (Telegram's "typing…").
+    """
+
+    def __init__(self, on_new_message: OnNewMessage, settings: Optional[Settings] = None):
+        self._next = on_new_message
+        self._settings = settings or get_settings()
+        self._app: Any = None
+
+    @classmethod
+    def around(cls, blueprint: Blueprint, on_new_message: OnNewMessage) -> HandoverGate:
+        """A gate for the connector whose ``blueprint`` this is."""
+        gate = cls(on_new_message)
+
+        @blueprint.listener("before_server_start")
+        async def bind_handover_gate(app: Any, loop: Any) -> None:
+            gate._app = app
+
+        return gate
+
+    async def __call__(self, message: UserMessage) -> None:
+        if not await self.divert(message):
+            await self._next(message)
+
+    async def to_bot(self, message: UserMessage) -> None:
+        """Hand ``message`` to Rasa without asking again (after ``divert`` said False)."""
+        await self._next(message)
+
+    async def divert(self, message: UserMessage) -> bool:
+        """True when a counselor holds the conversation: the message went to the case and the
+        tracker, and the bot must stay silent. False: hand it to the bot."""
+        conversation = Conversation(message.input_channel or "unknown", message.sender_id)
+
+        def lookup() -> Tuple[Optional[Handovers], Optional[CaseMeta]]:
+            handovers = handovers_for(self._settings)  # reads the dev key file: off the loop too
+            return handovers, handovers.holder(conversation) if handovers is not None else None
+
+        try:
+            handovers, held = await asyncio.wait_for(asyncio.to_thread(lookup), LOOKUP_TIMEOUT)
+        except (CaseStoreError, asyncio.TimeoutError) as error:
+            logger.error("handover.gate.unavailable channel=%s error=%s", conversation.channel, type(error).__name__)
+            return False  # fail open: the bot answers
+        if handovers is None or held is None:
+            return False
+        try:
+            await asyncio.wait_for(
+                asyncio.to_thread(handovers.add_message, held.reference, "user", message.text or ""), LOOKUP_TIMEOUT
+            )
+        except (CaseStoreError, asyncio.TimeoutError) as error:
+            # The counselor would never see it: better the bot answers than nobody does.
+            logger.error("handover.gate.unavailable channel=%s error=%s stage=add", held.channel, type(error).__name__)
+            return False
+        logger.info("handover.gate.held channel=%s reference=%s", held.channel, held.reference)
+        parse_data = await self._record(held, message)
+        disclosure = _disclosure(parse_data)
+        if disclosure is not None:
+            await self._flag(handovers, held, conversation, message, disclosure)
+        return True
+
+    async def _flag(
+        self,
+        handovers: Handovers,
+        case: CaseMeta,
+        conversation: Conversation,
+        message: UserMessage,
+        disclosure: Dict[str, str],
+    ) -> None:
+        """A disclosure said to a counselor still counts: the case records it (kind, source, the
+        words, encrypted), its risk goes up as the danger net's would, and the console hears of it."""
+        update = CaseUpdate(
+            origin="disclosure",
+            risk=triage(disclosure_kinds=[disclosure["kind"]]),
+            disclosure=disclosure,
+            excerpt=message.text or None,
+        )
+        try:
+            recorded = await asyncio.wait_for(
+                asyncio.to_thread(handovers.store.record, conversation, update, case.reference), LOOKUP_TIMEOUT
+            )
+        except (CaseStoreError, asyncio.TimeoutError) as error:
+            logger.error(
+                "handover.gate.disclosure_not_saved reference=%s error=%s", case.reference, type(error).__name__
+            )
+            return
+        events = CaseEvents(self._settings.redis_url, self._settings.cases_stream)
+        try:
+            await asyncio.to_thread(events.publish, "case.updated", recorded.case)
+        finally:
+            events.close()
+        logger.warning(
+            "handover.gate.disclosure kind=%s reference=%s risk=%s",
+            disclosure["kind"],
+            recorded.case.reference,
+            recorded.case.risk,
+        )
+
+    async def _record(self, case: CaseMeta, message: UserMessage) -> Optional[Dict[str, Any]]:
+        """The user's utterance in the tracker as Rasa would log it (intent and entities from the
+        NLU, the danger net included), marked as said to a counselor; returns the NLU's reading."""
+        agent = getattr(getattr(self._app, "ctx", None), "agent", None)
+        if agent is None:
+            logger.warning("handover.gate.tracker_skipped reason=no_agent")
+            return None
+        try:
+            parse_data: Dict[str, Any] = await agent.processor.parse_message(message)
+            metadata = {**(message.metadata or {}), "handover": case.reference}
+            said = UserUttered(
+                message.text,
+                parse_data.get("intent"),
+                parse_data.get("entities"),
+                parse_data,
+                input_channel=message.input_channel,
+                message_id=message.message_id,
+                metadata=metadata,
+            )
+            await record_in_tracker(agent, message.sender_id, [said])
+        except Exception as error:  # noqa: BLE001 - the case has the message; the tracker is history
+            logger.error("handover.gate.tracker_failed error=%s", type(error).__name__)
+            logger.debug("handover.gate.tracker_failed", exc_info=True)
+            return None
+        return parse_data
+
+
+def _disclosure(parse_data: Optional[Dict[str, Any]]) -> Optional[Dict[str, str]]:
+    """``{"kind", "source"}`` when the NLU read a disclosure (as ``ActionDangerSupport`` does)."""
+    if not parse_data:
+        return None
+    for entity in parse_data.get("entities") or []:
+        if entity.get("entity") == "danger_kind" and entity.get("value"):
+            source = str(entity.get("extractor") or "classifier").replace("DangerNet:", "")
+            return {"kind": str(entity["value"]), "source": source}
+    intent = (parse_data.get("intent") or {}).get("name")
+    if intent == "disclose_self_harm":
+        return {"kind": "self_harm", "source": "classifier"}
+    if intent == "disclose_harm":
+        return {"kind": "unspecified", "source": "classifier"}
+    return None
