@@ -12,6 +12,9 @@ Commands:
   migrate            create or migrate the case schema
   case-status REF STATUS
                      set a case to received | with_counselor | closed
+  console [--port N]  serve the counselor console (CONSOLE_PORT, default 8080)
+  counselors add NAME --role counselor|supervisor [--password-stdin] | list | disable NAME | enable NAME
+                     | password NAME   counselor accounts for the console (docs/CONSOLE.md)
   telegram set-webhook [URL]
                      register the Telegram webhook (default $PUBLIC_BASE_URL/webhooks/telegram/webhook)
                      with TELEGRAM_WEBHOOK_SECRET, so every update carries the secret
@@ -45,6 +48,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     from bot.cases.cli import add_commands as add_case_commands
 
     add_case_commands(commands)
+    from bot.console.cli import COMMANDS as CONSOLE_COMMANDS
+    from bot.console.cli import add_commands as add_console_commands
+
+    add_console_commands(commands)
     telegram = commands.add_parser("telegram", help="Telegram set-up")
     telegram_commands = telegram.add_subparsers(dest="telegram_command", required=True)
     set_webhook = telegram_commands.add_parser(
@@ -78,6 +85,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         from bot.cases.cli import run_command
 
         return run_command(args)
+    if args.command in CONSOLE_COMMANDS:
+        from bot.console.cli import run_command as run_console_command
+
+        return run_console_command(args)
     if args.command == "check-content":
         from bot.content import ContentLibrary
         from bot.settings import get_settings
