@@ -41,6 +41,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     run = commands.add_parser("run", help="start the Rasa server and the action server")
     run.add_argument("--port", type=int, default=None, help="Rasa server port (default: $PORT or 5005)")
     run.add_argument("--actions-port", type=int, default=None, help="action server port (default 5055)")
+    run.add_argument("--console-port", type=int, default=None, help="console port (default: $CONSOLE_PORT or 8080)")
     evaluate = commands.add_parser("eval", help="evaluate NLU and the danger net on the held-out set")
     evaluate.add_argument("--json", default=None, help="also write the figures to this JSON file")
     commands.add_parser("check-content", help="list problems in the reply content")
@@ -76,7 +77,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command == "run":
         from bot.run import main as run_main
 
-        return run_main(args.port, args.actions_port)
+        return run_main(args.port, args.actions_port, args.console_port)
     if args.command == "eval":
         from bot.evaluate import main as eval_main
 

@@ -1,8 +1,9 @@
-"""``make run``: the Rasa server and the action server on embedded defaults, supervised together.
+"""``make run``: the Rasa server, the action server and the counselor console on embedded
+defaults, supervised together.
 
-Writes the channel credentials and endpoints for this environment into ``.run/``, starts both
-servers, prints what runs where once they answer, and stops everything it started on Ctrl-C or
-when either process dies.
+Writes the channel credentials and endpoints for this environment into ``.run/``, starts the
+three processes, prints what runs where once they answer, and stops everything it started on
+Ctrl-C or when any process dies.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from bot.logging_redact import logging_config_file
 from bot.model import ensure_model, rasa_env
 from bot.settings import PROJECT_ROOT, Settings, get_settings
 
-__all__ = ["write_runtime_config", "start", "stop", "wait_until_up", "main"]
+__all__ = ["write_runtime_config", "start", "start_console", "stop", "wait_until_up", "main"]
 
 
 def write_runtime_config(settings: Settings, run_dir: Path, actions_port: int) -> Dict[str, Path]:
@@ -123,10 +124,31 @@ def stop(processes: List[subprocess.Popen]) -> None:
             p.kill()
 
 
+def start_console(
+    console_port: int, rasa_port: int, env: Dict[str, str], root: Path = PROJECT_ROOT, output: Optional[IO] = None
+) -> subprocess.Popen:
+    """Start the counselor console (``python -m bot console``); it delivers through the Rasa server
+    on ``rasa_port`` unless ``RASA_SERVER_URL`` says otherwise."""
+    env = {**env, "RASA_SERVER_URL": env.get("RASA_SERVER_URL") or f"http://localhost:{rasa_port}"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "console", "--port", str(console_port)],
+        cwd=root,
+        env=env,
+        stdout=output,
+        stderr=output,
+    )
+
+
 def start(
-    port: int, actions_port: int, model: Path, root: Path = PROJECT_ROOT, output: Optional[IO] = None
+    port: int,
+    actions_port: int,
+    model: Path,
+    root: Path = PROJECT_ROOT,
+    output: Optional[IO] = None,
+    console_port: Optional[int] = None,
 ) -> List[subprocess.Popen]:
-    """Start the action server and the Rasa server; return the processes (not yet ready).
+    """Start the action server, the Rasa server and (given ``console_port``) the counselor console;
+    return the processes (not yet ready).
 
     Rasa's HTTP API (trackers, events) is on only with ``RASA_API_TOKEN`` set, and then needs it.
     """
@@ -169,14 +191,18 @@ def start(
         stdout=out,
         stderr=out,
     )
-    return [actions, rasa]
+    processes = [actions, rasa]
+    if console_port is not None:
+        processes.append(start_console(console_port, port, env, root, out))
+    return processes
 
 
-def main(port: Optional[int] = None, actions_port: Optional[int] = None) -> int:
+def main(port: Optional[int] = None, actions_port: Optional[int] = None, console_port: Optional[int] = None) -> int:
     port = port or int(os.environ.get("PORT", "5005"))
     actions_port = actions_port or int(os.environ.get("ACTIONS_PORT", "5055"))
+    console_port = console_port or get_settings().console_port
     model = ensure_model()
-    processes = start(port, actions_port, model)
+    processes = start(port, actions_port, model, console_port=console_port)
 
     def on_sigterm(*_: object) -> None:
         stop(processes)
@@ -184,8 +210,10 @@ def main(port: Optional[int] = None, actions_port: Optional[int] = None) -> int:
 
     signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        up = wait_until_up(f"http://localhost:{actions_port}/health", processes, 120) and wait_until_up(
-            f"http://localhost:{port}/webhooks/rest/", processes, 300
+        up = (
+            wait_until_up(f"http://localhost:{actions_port}/health", processes, 120)
+            and wait_until_up(f"http://localhost:{port}/webhooks/rest/", processes, 300)
+            and wait_until_up(f"http://localhost:{console_port}/console/health", processes, 60)
         )
         if not up:
             print("A server failed to start; see the output above.", file=sys.stderr)
@@ -200,6 +228,7 @@ def main(port: Optional[int] = None, actions_port: Optional[int] = None) -> int:
             flush=True,
         )
         print(f"Demo page: http://localhost:{port}/webhooks/web/demo", flush=True)
+        print(f"Console: http://localhost:{console_port}/console", flush=True)
         print("\n".join(cases_status_lines(get_settings())), flush=True)
         print(_messaging_lines(get_settings(), port), end="", flush=True)
         while all(p.poll() is None for p in processes):

@@ -86,6 +86,6 @@ def main(port: Optional[int] = None, host: str = "127.0.0.1") -> int:
         host=host,
         port=port,
         shutdown_timeout=5,
-        print=lambda _: print(f"Console: http://{host}:{port}/console", flush=True),
+        print=lambda _: print(f"Counselor console listening on http://{host}:{port}/console", flush=True),
     )
     return 0
