@@ -6,11 +6,19 @@ delivered", and the queue and the conversation update live over server-sent even
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 
-from bot.console.app import DELIVERY
+from aiohttp.test_utils import TestServer
+
+from bot.cases import Conversation
+from bot.console.app import DELIVERY, create_app
+from bot.console.security import CONSOLE
 from tests import console_kit
 from tests.conftest import free_port
 from tests.console_kit import TOKEN, Kit, next_event
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 delivery = console_kit.delivery
 kit = console_kit.kit
@@ -154,3 +162,49 @@ async def test_a_stream_for_a_session_that_ended_says_so_and_stops(kit: Kit) -> 
     await next_event(stream, "expired")
     assert await stream.content.read() == b""
     stream.close()
+
+
+async def test_a_forgotten_users_case_can_be_claimed_and_closed_but_nothing_is_sent(kit: Kit) -> None:
+    mona = await kit.signed_in("mona")
+    reference = kit.new_case(sender="web-forget-me")
+    await asyncio.to_thread(kit.console.store.unlink, Conversation("web", "web-forget-me"))
+    page = await (await mona.get(f"/console/cases/{reference}")).text()
+    assert 'id="unlinked"' in page
+    claimed = await mona.api(f"/console/cases/{reference}/claim")
+    assert (await claimed.json()) == {"claimed": True, "delivered": None}
+    closed = await mona.post(f"/console/cases/{reference}/close", {"outcome": "no_contact"})
+    assert closed.status == 303 and "notice" not in closed.headers["Location"]
+    assert kit.delivery.received == []
+
+
+async def test_claims_and_closes_are_announced_on_the_redis_stream(
+    database_url: str, delivery: console_kit.DeliveryStandIn
+) -> None:
+    import redis
+
+    stream = f"amaan:test:{uuid.uuid4().hex[:8]}"
+    clock = console_kit.Clock()
+    app = create_app(
+        console_kit.config_for(database_url, delivery.url, clock, redis_url=REDIS_URL, cases_stream=stream)
+    )
+    server = TestServer(app)
+    await server.start_server()
+    made = Kit(server, app[CONSOLE], clock, delivery)
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        mona = await made.signed_in("mona")
+        reference = made.new_case()
+        await mona.get(f"/console/cases/{reference}")
+        await mona.api(f"/console/cases/{reference}/claim")
+        await mona.post(f"/console/cases/{reference}/close", {"outcome": "advised"})
+        entries = [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in client.xrange(stream)]
+        assert [(e["type"], e["reference"], e["previous_status"], e["status"]) for e in entries] == [
+            ("case.status_changed", reference, "received", "with_counselor"),
+            ("case.status_changed", reference, "with_counselor", "closed"),
+        ]
+    finally:
+        client.delete(stream)
+        client.close()
+        for browser in made.browsers:
+            await browser.client.session.close()
+        await server.close()

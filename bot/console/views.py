@@ -298,7 +298,9 @@ async def claim(request: web.Request) -> web.Response:
     await _db(request, console.audit.record, user.username, "claim", case.reference, None, client_ip(request))
     await _publish(request, case, claimed)
     delivered = None
-    if not (case.held and case.assignee == user.username):  # tell the user once, not on every re-claim
+    # Tell the user once, not on every re-claim; an unlinked case (the user asked to be forgotten)
+    # has no chat to hold and no one to tell.
+    if claimed is not None and claimed.held and not (case.held and case.assignee == user.username):
         await _db(request, console.handovers.add_message, case.reference, "system", "joined", user.username)
         delivered = (await console_delivery(request).send(case.reference, "joined")).delivered
     logger.info("console.claim reference=%s", case.reference)
@@ -318,7 +320,10 @@ def console_delivery(request: web.Request) -> Any:
 
 async def _text(request: web.Request) -> str:
     if request.content_type == "application/json":
-        body = await request.json()
+        try:
+            body = await request.json()
+        except ValueError:
+            return ""
         value = body.get("text", "") if isinstance(body, dict) else ""
     else:
         value = (await request.post()).get("text", "")
@@ -397,8 +402,12 @@ async def close(request: web.Request) -> web.Response:
     await _db(request, console.audit.record, user.username, "close", case.reference, outcome, client_ip(request))
     await _publish(request, case, closed)
     await _db(request, console.handovers.add_message, case.reference, "system", f"closed:{outcome}", user.username)
-    delivered = (await console_delivery(request).send(case.reference, "closed")).delivered
-    return _done(request, case.reference, {"closed": True, "delivered": delivered}, None if delivered else "not_told")
+    delivered = None
+    if await _db(request, console.store.conversation_of, case.reference) is not None:
+        delivered = (await console_delivery(request).send(case.reference, "closed")).delivered
+    return _done(
+        request, case.reference, {"closed": True, "delivered": delivered}, "not_told" if delivered is False else None
+    )
 
 
 @routes.post("/console/cases/{reference}/reassign")
@@ -413,9 +422,10 @@ async def reassign(request: web.Request) -> web.Response:
     if account is None or account.disabled:
         return _problem(request, 400, "counselor", "No such counselor.")
     try:
-        await _db(request, console.handovers.reassign, case.reference, account.username)
+        moved = await _db(request, console.handovers.reassign, case.reference, account.username)
     except CaseClosed:
         return _problem(request, 409, "closed", "This case is closed.")
+    await _publish(request, case, moved)
     detail = f"{case.assignee or '-'} -> {account.username}"
     await _db(request, console.audit.record, user.username, "reassign", case.reference, detail, client_ip(request))
     await _db(request, console.handovers.add_message, case.reference, "system", f"reassigned:{account.username}",
