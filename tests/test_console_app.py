@@ -4,12 +4,21 @@ audit log, the queue's order, both languages, escaping."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import text
 
+from bot.cases import generate_key
 from bot.console.app import COOKIE_NAME, create_app
+from bot.console.config import ConsoleConfig, ConsoleConfigError
 from bot.console.i18n import LANGUAGES, STRINGS
 from bot.console.security import CONSOLE
+from bot.console.views import load_canned
+from bot.settings import PROJECT_ROOT, Settings
 from tests import console_kit
 from tests.console_kit import PASSWORD, Browser, Clock, DeliveryStandIn, Kit, config_for
 
@@ -314,3 +323,49 @@ async def test_health_and_schema(kit: Kit) -> None:
     with kit.console.store.engine.connect() as conn:
         levels = dict(conn.execute(text("SELECT component, version FROM amaan_schema")).all())
     assert levels["console"] == 1 and levels["cases"] >= 2
+
+
+async def test_canned_responses_come_in_the_cases_language_with_the_directorys_numbers(kit: Kit) -> None:
+    canned = load_canned(PROJECT_ROOT / "data")
+    assert [c["id"] for c in canned["ar"]] == [c["id"] for c in canned["en"]] and canned["ar"]
+    assert all("{" not in c["text"] for lang in LANGUAGES for c in canned[lang])
+    assert any("116111" in c["text"] for c in canned["en"])
+    mona = await kit.signed_in("mona")
+    reference = kit.new_case()  # an Arabic-speaking child
+    await mona.api(f"/console/cases/{reference}/claim")
+    page = await (await mona.get(f"/console/cases/{reference}")).text()
+    assert 'data-canned-id="greeting"' in page and canned["ar"][0]["text"] in page
+    assert canned["en"][0]["text"] not in page
+    # System lines are shown in words, in the console's language.
+    assert STRINGS["system_joined"]["ar"] in page
+
+
+async def test_presence_follows_sign_in_and_sign_out(kit: Kit) -> None:
+    """Runs once the hand-over's availability module (the Rasa-server side) is merged."""
+    availability = pytest.importorskip("bot.cases.availability")
+    mona = await kit.signed_in("mona")
+    presence = availability.Presence(kit.console.store)
+    assert "mona" in presence.online()
+    await mona.post("/console/logout")
+    assert "mona" not in presence.online()
+
+
+def test_settings_a_development_key_is_kept_and_production_needs_one(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setenv("CASE_ENCRYPTION_KEYS", generate_key())
+    monkeypatch.delenv("CONSOLE_SECRET_KEY", raising=False)
+    monkeypatch.setenv("AMAAN_ENV", "development")
+    monkeypatch.setenv("CONSOLE_IDLE_MINUTES", "12")
+    monkeypatch.setenv("HANDOVER_TOKEN", "from-env")
+    monkeypatch.setenv("RASA_SERVER_URL", "http://rasa.internal:5005/")
+    config = ConsoleConfig.from_settings(Settings.from_env(), tmp_path)
+    assert (tmp_path / "console.key").read_text().strip() == config.secret_key
+    assert oct((tmp_path / "console.key").stat().st_mode & 0o777) == "0o600"
+    assert ConsoleConfig.from_settings(Settings.from_env(), tmp_path).secret_key == config.secret_key  # kept
+    assert config.idle == timedelta(minutes=12) and config.secure_cookies is False
+    assert (config.delivery_token, config.delivery_url) == ("from-env", "http://rasa.internal:5005")
+
+    monkeypatch.setenv("AMAAN_ENV", "production")
+    with pytest.raises(ConsoleConfigError, match="CONSOLE_SECRET_KEY is required"):
+        ConsoleConfig.from_settings(Settings.from_env(), tmp_path)
+    monkeypatch.setenv("CONSOLE_SECRET_KEY", generate_key())
+    assert ConsoleConfig.from_settings(Settings.from_env(), tmp_path).secure_cookies is True

@@ -23,6 +23,7 @@ from aiohttp import web
 from bot.cases.reference import normalize_reference
 from bot.console import queue as queue_rows
 from bot.console.accounts import Account
+from bot.console.i18n import translator
 from bot.console.security import CONSOLE, signed_in
 from bot.console.views import message_row, undelivered_ids, visible_queue
 
@@ -119,8 +120,9 @@ async def case_stream(request: web.Request) -> web.StreamResponse:
             messages = await asyncio.to_thread(console.handovers.messages, case.reference, after)
             if messages:
                 undelivered = await asyncio.to_thread(undelivered_ids, console, case.reference)
+                t = translator(request["lang"])
                 for message in messages:
-                    await response.write(_frame("message", message_row(message, undelivered), message.id))
+                    await response.write(_frame("message", message_row(message, undelivered, t), message.id))
                     after = message.id
             if time.monotonic() - beat >= console.config.heartbeat:
                 beat = time.monotonic()

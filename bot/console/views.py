@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Set
 
 import yaml
 from aiohttp import web
@@ -24,6 +24,7 @@ from bot.console.config import Console
 from bot.console.i18n import LANGUAGES, direction, translator
 from bot.console.schema import Undelivered
 from bot.console.security import CONSOLE, client_ip, csrf_token, signed_in, supervisor_only, wants_json
+from bot.helplines import HelplineDirectory
 
 __all__ = ["routes", "TEMPLATES", "message_row", "undelivered_ids", "TEMPLATES_KEY", "load_canned"]
 
@@ -39,12 +40,31 @@ routes = web.RouteTableDef()
 
 
 def load_canned(data_dir: Path) -> Dict[str, List[Dict[str, str]]]:
-    """Canned responses by language: ``{"ar": [{"id", "text"}], "en": [...]}`` from data/console/canned.yml."""
+    """Canned responses by language, ``{"ar": [{"id", "text"}], "en": [...]}``, from
+    data/console/canned.yml with the helpline placeholders filled from data/helplines.yml."""
     path = data_dir / "console" / "canned.yml"
     if not path.exists():
         return {lang: [] for lang in LANGUAGES}
+    helplines = HelplineDirectory.from_file(data_dir / "helplines.yml")
     entries = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("responses", [])
-    return {lang: [{"id": str(e["id"]), "text": str(e[lang])} for e in entries if e.get(lang)] for lang in LANGUAGES}
+    return {
+        lang: [{"id": str(e["id"]), "text": helplines.render(str(e[lang]), lang)} for e in entries if e.get(lang)]
+        for lang in LANGUAGES
+    }
+
+
+def shown_text(message: Message, t: Callable[[str], str]) -> str:
+    """What the console shows for a message: system lines ("joined", "closed:advised") in words."""
+    if message.author != "system":
+        return message.text
+    kind, _, argument = message.text.partition(":")
+    if kind == "closed" and argument in OUTCOMES:
+        return f"{t('system_closed')}: {t('outcome_' + argument)}"
+    if kind == "reassigned":
+        return f"{t('system_reassigned')} {argument}"
+    if kind in ("joined", "left"):
+        return t("system_" + kind)
+    return message.text
 
 
 def _console(request: web.Request) -> Console:
@@ -76,12 +96,12 @@ def _problem(request: web.Request, status: int, code: str, message: str) -> web.
     return web.Response(status=status, text=message)
 
 
-def message_row(message: Message, undelivered: Set[int]) -> Dict[str, Any]:
+def message_row(message: Message, undelivered: Set[int], t: Callable[[str], str]) -> Dict[str, Any]:
     return {
         "id": message.id,
         "author": message.author,
         "counselor": message.counselor or "",
-        "text": message.text,
+        "text": shown_text(message, t),
         "at": message.at.isoformat(timespec="seconds"),
         "delivered": message.id not in undelivered,
     }
@@ -228,9 +248,10 @@ async def _case_for(request: web.Request, audit_refusal: bool = True) -> CaseMet
     return case
 
 
-def _case_view(console: Console, case: CaseMeta) -> Dict[str, Any]:
+def _case_view(console: Console, case: CaseMeta, language: str) -> Dict[str, Any]:
     undelivered = undelivered_ids(console, case.reference)
-    messages = [message_row(m, undelivered) for m in console.handovers.messages(case.reference)]
+    t = translator(language)
+    messages = [message_row(m, undelivered, t) for m in console.handovers.messages(case.reference)]
     return {
         "case": queue_rows.row(case) | {"outcome": case.outcome or "", "held": case.held},
         "report": console.store.contents(case.reference) or {},
@@ -246,7 +267,7 @@ async def case_page(request: web.Request) -> web.Response:
     user: Account = request["user"]
     case = await _case_for(request)
     await _db(request, console.audit.record, user.username, "open_case", case.reference, None, client_ip(request))
-    view = await _db(request, _case_view, console, case)
+    view = await _db(request, _case_view, console, case, request["lang"])
     accounts = await _db(request, console.accounts.all) if user.supervisor else []
     lang = case.language if case.language in LANGUAGES else request["lang"]
     return await render(
@@ -269,7 +290,7 @@ async def case_api(request: web.Request) -> web.Response:
     case = await _case_for(request)
     await _db(request, console.audit.record, request["user"].username, "open_case", case.reference, "api",
               client_ip(request))  # fmt: skip
-    return web.json_response(await _db(request, _case_view, console, case))
+    return web.json_response(await _db(request, _case_view, console, case, request["lang"]))
 
 
 def _done(request: web.Request, reference: str, payload: Dict[str, Any], notice: Optional[str] = None) -> web.Response:
