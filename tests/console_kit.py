@@ -24,7 +24,7 @@ from bot.console.security import CONSOLE
 from bot.settings import PROJECT_ROOT
 
 PASSWORD = "correct horse battery"
-TOKEN = "handover-test-token"
+TOKEN = "handover-test-token-0123456789abcdefghijklmnop"  # HANDOVER_TOKEN needs 32+ characters
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # argon2id, cheap for tests
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 

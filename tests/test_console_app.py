@@ -355,14 +355,17 @@ def test_settings_a_development_key_is_kept_and_production_needs_one(tmp_path: P
     monkeypatch.delenv("CONSOLE_SECRET_KEY", raising=False)
     monkeypatch.setenv("AMAAN_ENV", "development")
     monkeypatch.setenv("CONSOLE_IDLE_MINUTES", "12")
-    monkeypatch.setenv("HANDOVER_TOKEN", "from-env")
+    monkeypatch.setenv("HANDOVER_TOKEN", "from-env-0123456789abcdefghijklmnopqrstuv")
     monkeypatch.setenv("RASA_SERVER_URL", "http://rasa.internal:5005/")
     config = ConsoleConfig.from_settings(Settings.from_env(), tmp_path)
     assert (tmp_path / "console.key").read_text().strip() == config.secret_key
     assert oct((tmp_path / "console.key").stat().st_mode & 0o777) == "0o600"
     assert ConsoleConfig.from_settings(Settings.from_env(), tmp_path).secret_key == config.secret_key  # kept
     assert config.idle == timedelta(minutes=12) and config.secure_cookies is False
-    assert (config.delivery_token, config.delivery_url) == ("from-env", "http://rasa.internal:5005")
+    assert (config.delivery_token, config.delivery_url) == (
+        "from-env-0123456789abcdefghijklmnopqrstuv",
+        "http://rasa.internal:5005",
+    )
 
     monkeypatch.setenv("AMAAN_ENV", "production")
     with pytest.raises(ConsoleConfigError, match="CONSOLE_SECRET_KEY is required"):

@@ -84,7 +84,7 @@ def test_the_console_process_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         "DATABASE_URL": f"sqlite:///{tmp_path / 'cases.db'}",
         "CASE_ENCRYPTION_KEYS": generate_key(),
         "CONSOLE_SECRET_KEY": generate_key(),
-        "HANDOVER_TOKEN": "run-test-token",
+        "HANDOVER_TOKEN": "run-test-token-0123456789abcdefghijklmnop",
     }
     with open(tmp_path / "console.log", "w") as log:
         process = start_console(console_port, free_port(), env, output=log)
