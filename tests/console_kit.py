@@ -169,6 +169,13 @@ async def kit(database_url: str, delivery: DeliveryStandIn) -> AsyncIterator[Kit
     for browser in made.browsers:
         await browser.client.session.close()
     await server.close()
+    await settle()
+
+
+async def settle() -> None:
+    """Wait for database work a cancelled request left running in a thread (a closed live stream's
+    last poll), so that the database fixture can drop its schema without a deadlock."""
+    await asyncio.get_running_loop().shutdown_default_executor()
 
 
 async def next_event(reply: Any, name: str, timeout: float = 15.0) -> Tuple[Dict[str, str], Any]:

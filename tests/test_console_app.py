@@ -86,6 +86,7 @@ async def test_outside_development_the_cookie_is_secure(database_url: str, deliv
         await browser.client.session.close()
     finally:
         await server.close()
+        await console_kit.settle()
 
 
 async def test_forms_and_api_calls_without_the_csrf_token_are_refused(kit: Kit) -> None:

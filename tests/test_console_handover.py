@@ -208,3 +208,4 @@ async def test_claims_and_closes_are_announced_on_the_redis_stream(
         for browser in made.browsers:
             await browser.client.session.close()
         await server.close()
+        await console_kit.settle()
