@@ -53,7 +53,10 @@ def create_app(config: ConsoleConfig) -> web.Application:
 
 
 async def _start(app: web.Application) -> None:
-    await asyncio.to_thread(app[CONSOLE].migrate)
+    console = app[CONSOLE]
+    await asyncio.to_thread(console.migrate)
+    if not await asyncio.to_thread(console.accounts.all):
+        logger.warning("console.no_accounts hint='python -m bot counselors add NAME --role supervisor'")
     await app[DELIVERY].start()
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Callable, Dict
 
-__all__ = ["STRINGS", "LANGUAGES", "translator", "direction"]
+__all__ = ["STRINGS", "LANGUAGES", "translator", "direction", "label"]
 
 LANGUAGES = ("ar", "en")
 
 STRINGS: Dict[str, Dict[str, str]] = {
+    "skip_to_content": {"en": "Skip to the content", "ar": "انتقل إلى المحتوى"},
     "title": {"en": "Amaan counselor console", "ar": "لوحة المرشدين – أمان"},
     "sign_in": {"en": "Sign in", "ar": "تسجيل الدخول"},
     "sign_out": {"en": "Sign out", "ar": "تسجيل الخروج"},
@@ -74,6 +75,21 @@ STRINGS: Dict[str, Dict[str, str]] = {
     "system_left": {"en": "handed the chat back to the assistant", "ar": "أعاد المحادثة إلى المساعد الآلي"},
     "system_closed": {"en": "closed the case", "ar": "أغلق الحالة"},
     "system_reassigned": {"en": "reassigned the case to", "ar": "أعاد تعيين الحالة إلى"},
+    "answer_reporter": {"en": "Who is reporting", "ar": "المُبلِّغ"},
+    "answer_harm": {"en": "Kind of harm", "ar": "نوع الأذى"},
+    "answer_harm_text": {"en": "In their words", "ar": "بكلماته"},
+    "answer_where": {"en": "Where", "ar": "أين"},
+    "answer_when": {"en": "When", "ar": "متى"},
+    "answer_danger_now": {"en": "Anyone in danger now", "ar": "هل أحد في خطر الآن"},
+    "answer_contact": {"en": "Contact", "ar": "التواصل"},
+    "answer_phone": {"en": "Phone (consented)", "ar": "الهاتف (بموافقة)"},
+    "origin_report": {"en": "report form", "ar": "نموذج البلاغ"},
+    "origin_disclosure": {"en": "disclosure in the chat", "ar": "إفصاح في المحادثة"},
+    "origin_counselor_request": {"en": "asked for a person", "ar": "طلب التحدث مع شخص"},
+    "origin_urgent_answer": {"en": "said someone is in danger now", "ar": "أفاد بوجود خطر الآن"},
+    "disclosures": {"en": "Disclosures", "ar": "الإفصاحات"},
+    "their_words": {"en": "Their words", "ar": "كلماته"},
+    "origins": {"en": "How it came in", "ar": "مصدر الحالة"},
     "author_user": {"en": "User", "ar": "المستخدم"},
     "author_counselor": {"en": "Counselor", "ar": "المرشد"},
     "author_note": {"en": "Note", "ar": "ملاحظة"},
@@ -95,6 +111,11 @@ STRINGS: Dict[str, Dict[str, str]] = {
     "back_to_queue": {"en": "Back to the queue", "ar": "العودة إلى القائمة"},
     "forbidden": {"en": "This case is assigned to another counselor.", "ar": "هذه الحالة مسندة إلى مرشد آخر."},
 }
+
+
+def label(t: Callable[[str], str], prefix: str, key: str) -> str:
+    """``t(prefix + key)`` if there are words for it, else ``key`` as stored."""
+    return t(prefix + key) if prefix + key in STRINGS else key
 
 
 def direction(language: str) -> str:

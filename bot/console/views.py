@@ -21,7 +21,7 @@ from bot.cases.store import CaseMeta
 from bot.console import queue as queue_rows
 from bot.console.accounts import Account
 from bot.console.config import Console
-from bot.console.i18n import LANGUAGES, direction, translator
+from bot.console.i18n import LANGUAGES, direction, label, translator
 from bot.console.schema import Undelivered
 from bot.console.security import CONSOLE, client_ip, csrf_token, signed_in, supervisor_only, wants_json
 from bot.helplines import HelplineDirectory
@@ -77,8 +77,10 @@ async def _db(request: web.Request, fn: Any, *args: Any) -> Any:
 
 async def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
     lang = request.get("lang") or _console(request).config.default_language
+    t = translator(lang)
     html = TEMPLATES.get_template(template).render(
-        t=translator(lang),
+        t=t,
+        label=lambda prefix, key: label(t, prefix, str(key)),
         lang=lang,
         dir=direction(lang),
         other_lang="en" if lang == "ar" else "ar",
