@@ -373,3 +373,13 @@ def test_settings_a_development_key_is_kept_and_production_needs_one(tmp_path: P
         ConsoleConfig.from_settings(Settings.from_env(), tmp_path)
     monkeypatch.setenv("CONSOLE_SECRET_KEY", generate_key())
     assert ConsoleConfig.from_settings(Settings.from_env(), tmp_path).secure_cookies is True
+
+
+async def test_a_failing_database_is_an_honest_503(kit: Kit) -> None:
+    mona = await kit.signed_in("mona")
+    with kit.console.store.engine.begin() as conn:
+        conn.execute(text("DROP TABLE cases"))  # as if the database lost it
+    page = await mona.get("/console")
+    assert page.status == 503 and "not available" in await page.text()
+    api = await mona.client.get("/console/api/queue")
+    assert api.status == 503 and (await api.json()) == {"error": "database"}

@@ -14,7 +14,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from bot.console import live, views
 from bot.console.config import Console, ConsoleConfig, ConsoleConfigError
 from bot.console.delivery import Delivery
-from bot.console.security import CONSOLE, add_security_headers, auth_middleware
+from bot.console.security import CONSOLE, add_security_headers, auth_middleware, database_errors
 
 __all__ = ["create_app", "main", "COOKIE_NAME", "DELIVERY"]
 
@@ -37,7 +37,9 @@ def create_app(config: ConsoleConfig) -> web.Application:
         samesite="Strict",
         max_age=12 * 3600,  # the cookie's own limit; idle expiry is enforced on the server
     )
-    app = web.Application(middlewares=[session_middleware(storage), auth_middleware], client_max_size=64 * 1024)
+    app = web.Application(
+        middlewares=[database_errors, session_middleware(storage), auth_middleware], client_max_size=64 * 1024
+    )
     app[CONSOLE] = console
     app[DELIVERY] = Delivery(config.delivery_url, config.delivery_token)
     app[live.CLOSING] = asyncio.Event()

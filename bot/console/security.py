@@ -12,7 +12,9 @@ from typing import Awaitable, Callable, Optional
 
 from aiohttp import web
 from aiohttp_session import get_session
+from sqlalchemy.exc import SQLAlchemyError
 
+from bot.cases.store import CaseStoreError
 from bot.console.accounts import Account
 from bot.console.config import Console
 
@@ -25,6 +27,7 @@ __all__ = [
     "csrf_token",
     "wants_json",
     "client_ip",
+    "database_errors",
 ]
 
 logger = logging.getLogger(__name__)
@@ -88,6 +91,18 @@ async def _csrf_ok(request: web.Request) -> bool:
         value = form.get(CSRF_FIELD)
         given = value if isinstance(value, str) else None
     return bool(given) and hmac.compare_digest(str(given), str(expected))
+
+
+@web.middleware
+async def database_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The case database down or failing: an honest 503, logged by type (never by content)."""
+    try:
+        return await handler(request)
+    except (CaseStoreError, SQLAlchemyError) as error:
+        logger.error("console.database.failed path=%s error=%s", request.path, type(error).__name__)
+        if wants_json(request):
+            return web.json_response({"error": "database"}, status=503)
+        return web.Response(status=503, text="The case database is not available. Try again in a minute.")
 
 
 @web.middleware
