@@ -66,6 +66,10 @@ STRINGS: Dict[str, Dict[str, str]] = {
     "outcome_other": {"en": "Other", "ar": "أخرى"},
     "reassign": {"en": "Reassign", "ar": "إعادة التعيين"},
     "reassign_to": {"en": "Reassign to", "ar": "تعيين إلى"},
+    "failed": {
+        "en": "That did not work. Reload the page and try again.",
+        "ar": "لم تنجح العملية. أعد تحميل الصفحة وحاول مجددًا.",
+    },
     "not_delivered": {"en": "not delivered", "ar": "لم تُسلَّم"},
     "user_not_told": {
         "en": "The user could not be told (not delivered).",

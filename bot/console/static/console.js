@@ -176,7 +176,7 @@
           return reply.json().then(function (body) { return { ok: reply.ok, body: body }; });
         }).then(function (result) {
           if (!result) { return; }
-          if (!result.ok) { show(words.not_delivered); return; }
+          if (!result.ok) { show(result.body && result.body.error === "not_held" ? words.not_held : words.failed); return; }
           input.value = "";
           if (result.body.delivered === false) {
             show(words.not_delivered);
@@ -184,7 +184,7 @@
             // The stream may show the message a moment later: mark it then too.
             setTimeout(function () { markUndelivered(result.body.id); }, 1500);
           }
-        }).catch(function () { show(words.not_delivered); })
+        }).catch(function () { show(words.failed); })
           .finally(function () { button.disabled = false; input.focus(); });
       });
     }
