@@ -16,8 +16,8 @@ from bot.cases import generate_key
 from bot.console.app import COOKIE_NAME, create_app
 from bot.console.config import ConsoleConfig, ConsoleConfigError
 from bot.console.i18n import LANGUAGES, STRINGS
+from bot.console.render import load_canned
 from bot.console.security import CONSOLE
-from bot.console.views import load_canned
 from bot.settings import PROJECT_ROOT, Settings
 from tests import console_kit
 from tests.console_kit import PASSWORD, Browser, Clock, DeliveryStandIn, Kit, config_for

@@ -11,9 +11,9 @@ from aiohttp import web
 from aiohttp_session import session_middleware
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
-from bot.console import live, views
+from bot.console import cases, live, pages, render
 from bot.console.config import Console, ConsoleConfig, ConsoleConfigError
-from bot.console.delivery import Delivery
+from bot.console.delivery import DELIVERY, Delivery
 from bot.console.security import CONSOLE, add_security_headers, auth_middleware, database_errors
 
 __all__ = ["create_app", "main", "COOKIE_NAME", "DELIVERY"]
@@ -21,8 +21,7 @@ __all__ = ["create_app", "main", "COOKIE_NAME", "DELIVERY"]
 logger = logging.getLogger(__name__)
 
 COOKIE_NAME = "amaan_console"
-DELIVERY = web.AppKey("delivery", Delivery)
-STATIC = views.HERE / "static"
+STATIC = render.HERE / "static"
 
 
 def create_app(config: ConsoleConfig) -> web.Application:
@@ -43,8 +42,9 @@ def create_app(config: ConsoleConfig) -> web.Application:
     app[CONSOLE] = console
     app[DELIVERY] = Delivery(config.delivery_url, config.delivery_token)
     app[live.CLOSING] = asyncio.Event()
-    app[views.TEMPLATES_KEY] = views.load_canned(config.data_dir)
-    app.router.add_routes(views.routes)
+    app[render.CANNED] = render.load_canned(config.data_dir)
+    app.router.add_routes(pages.routes)
+    app.router.add_routes(cases.routes)
     app.router.add_routes(live.routes)
     app.router.add_static("/console/static", STATIC, append_version=True)
     app.on_response_prepare.append(add_security_headers)  # type: ignore[arg-type]  # aiosignal 1.4's types vs aiohttp 3.9

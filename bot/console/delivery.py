@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
 import aiohttp
+from aiohttp import web
 
-__all__ = ["Delivery", "Delivered", "DELIVER_PATH", "EVENTS"]
+__all__ = ["Delivery", "Delivered", "DELIVER_PATH", "EVENTS", "DELIVERY"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,3 +77,6 @@ class Delivery:
         if not delivered:
             logger.warning("console.delivery.failed reference=%s event=%s status=%s", reference, event, status)
         return Delivered(delivered, status)
+
+
+DELIVERY = web.AppKey("delivery", Delivery)  # the app's one Delivery client

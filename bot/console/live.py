@@ -23,9 +23,10 @@ from aiohttp import web
 from bot.cases.reference import normalize_reference
 from bot.console import queue as queue_rows
 from bot.console.accounts import Account
+from bot.console.cases import message_row, undelivered_ids
 from bot.console.i18n import translator
+from bot.console.pages import visible_queue
 from bot.console.security import CONSOLE, signed_in
-from bot.console.views import message_row, undelivered_ids, visible_queue
 
 __all__ = ["routes", "CLOSING"]
 
