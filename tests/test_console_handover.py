@@ -84,6 +84,11 @@ async def test_hand_back_tells_the_user_and_ends_the_hold(kit: Kit) -> None:
     assert (await mona.api(f"/console/cases/{reference}/message", {"text": "x"})).status == 409
     assert (await mona.api(f"/console/cases/{reference}/claim")).status == 200
     assert kit.delivery.events()[-1] == (reference, "joined")
+    # The script's JSON calls close as the form does.
+    assert (await mona.api(f"/console/cases/{reference}/close", {"outcome": "maybe"})).status == 400
+    closed = await mona.api(f"/console/cases/{reference}/close", {"outcome": "other"})
+    assert (await closed.json()) == {"closed": True, "delivered": True}
+    assert kit.console.store.get(reference).outcome == "other"
 
 
 async def test_a_message_the_endpoint_cannot_deliver_is_shown_as_not_delivered(kit: Kit) -> None:

@@ -172,16 +172,17 @@ def console_delivery(request: web.Request) -> Any:
     return request.app[DELIVERY]
 
 
-async def _text(request: web.Request) -> str:
+async def _field(request: web.Request, name: str) -> str:
+    """A field of the form, or of the JSON body the page's script sends; "" if absent or malformed."""
     if request.content_type == "application/json":
         try:
             body = await request.json()
         except ValueError:
             return ""
-        value = body.get("text", "") if isinstance(body, dict) else ""
+        value = body.get(name, "") if isinstance(body, dict) else ""
     else:
-        value = (await request.post()).get("text", "")
-    return str(value).strip() if isinstance(value, str) else ""
+        value = (await request.post()).get(name, "")
+    return value.strip() if isinstance(value, str) else ""
 
 
 @routes.post("/console/cases/{reference}/message")
@@ -190,7 +191,7 @@ async def send_message(request: web.Request) -> web.Response:
     console = console_of(request)
     user: Account = request["user"]
     case = await _case_for(request)
-    text = await _text(request)
+    text = await _field(request, "text")
     if not text:
         return problem(request, 400, "empty", "Write a message first.")
     if case.assignee != user.username or not case.held:
@@ -214,7 +215,7 @@ async def add_note(request: web.Request) -> web.Response:
     console = console_of(request)
     user: Account = request["user"]
     case = await _case_for(request)
-    text = await _text(request)
+    text = await _field(request, "text")
     if not text:
         return problem(request, 400, "empty", "Write a note first.")
     if case.assignee != user.username and not user.supervisor:
@@ -244,8 +245,7 @@ async def close(request: web.Request) -> web.Response:
     console = console_of(request)
     user: Account = request["user"]
     case = await _case_for(request)
-    form = await request.post()
-    outcome = str(form.get("outcome", ""))
+    outcome = await _field(request, "outcome")
     if outcome not in OUTCOMES:
         return problem(request, 400, "outcome", "Choose an outcome.")
     if case.status == "closed":
@@ -270,8 +270,7 @@ async def reassign(request: web.Request) -> web.Response:
     console = console_of(request)
     user: Account = request["user"]
     case = await _case_for(request)
-    form = await request.post()
-    target = str(form.get("counselor", "")).strip().lower()
+    target = (await _field(request, "counselor")).lower()
     account = await db(request, console.accounts.get, target) if target else None
     if account is None or account.disabled:
         return problem(request, 400, "counselor", "No such counselor.")
