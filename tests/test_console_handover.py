@@ -44,6 +44,8 @@ async def test_claim_chat_note_and_close_reach_the_user_but_notes_never_do(kit: 
         "text": "مرحبًا، أنا هنا لأساعدك",
         "counselor": "mona",
     }
+    too_long = await mona.api(f"/console/cases/{reference}/message", {"text": "x" * 4001})
+    assert too_long.status == 400 and len(kit.delivery.received) == 2
     noted = await mona.api(f"/console/cases/{reference}/note", {"text": "zq_private_note"})
     assert noted.status == 200
     # The form (no script) works too, and a note sent that way stays private as well.

@@ -11,7 +11,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.cases.handover import CaseClosed, HeldByAnother, Message
+from bot.cases.handover import MAX_MESSAGE_CHARS, CaseClosed, HeldByAnother, Message
 from bot.cases.models import OUTCOMES
 from bot.cases.reference import normalize_reference
 from bot.cases.store import CaseMeta
@@ -194,6 +194,8 @@ async def send_message(request: web.Request) -> web.Response:
     text = await _field(request, "text")
     if not text:
         return problem(request, 400, "empty", "Write a message first.")
+    if len(text) > MAX_MESSAGE_CHARS:  # the delivery endpoint refuses longer ones
+        return problem(request, 400, "too_long", f"A message has at most {MAX_MESSAGE_CHARS} characters.")
     if case.assignee != user.username or not case.held:
         return problem(request, 409, "not_held", "Claim the case to talk with the user.")
     message = await db(request, console.handovers.add_message, case.reference, "counselor", text, user.username)
