@@ -149,6 +149,8 @@ async def test_the_case_stream_shows_the_users_messages_live(kit: Kit) -> None:
     joined = kit.console.handovers.messages(reference)[-1].id
     stream = await mona.client.get(f"/console/cases/{reference}/events?after={joined}")
     _, case = await next_event(stream, "case")
+    opened = kit.console.audit.entries(reference=reference)[0]
+    assert (opened.actor, opened.action, opened.detail) == ("mona", "open_case", "live")  # a view, audited
     assert (case["reference"], case["held"], case["assignee"]) == (reference, True, "mona")
     # The Rasa server's gate writes what the user says into the case; the console shows it.
     await asyncio.to_thread(kit.console.handovers.add_message, reference, "user", "أحتاج مساعدة")

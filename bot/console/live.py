@@ -26,7 +26,7 @@ from bot.console.accounts import Account
 from bot.console.cases import message_row, undelivered_ids
 from bot.console.i18n import translator
 from bot.console.pages import visible_queue
-from bot.console.security import CONSOLE, signed_in
+from bot.console.security import CONSOLE, client_ip, signed_in
 
 __all__ = ["routes", "CLOSING"]
 
@@ -105,6 +105,10 @@ async def case_stream(request: web.Request) -> web.StreamResponse:
     if not queue_rows.visible_to(case, user.username, user.supervisor):
         raise web.HTTPForbidden(text="This case is assigned to another counselor.")
     after = _after(request)
+    # The stream shows the conversation, so opening it is a view of the case like the page.
+    await asyncio.to_thread(
+        console.audit.record, user.username, "open_case", case.reference, "live", client_ip(request)
+    )
     response = await _open_stream(request)
     last_case: Optional[Dict[str, Any]] = None
     beat = time.monotonic()
