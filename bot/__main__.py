@@ -12,6 +12,9 @@ Commands:
   migrate            create or migrate the case schema
   case-status REF STATUS
                      set a case to received | with_counselor | closed
+  console [--port N]  serve the counselor console (CONSOLE_PORT, default 8080)
+  counselors add NAME --role counselor|supervisor [--password-stdin] | list | disable NAME | enable NAME
+                     | password NAME   counselor accounts for the console (docs/CONSOLE.md)
   telegram set-webhook [URL]
                      register the Telegram webhook (default $PUBLIC_BASE_URL/webhooks/telegram/webhook)
                      with TELEGRAM_WEBHOOK_SECRET, so every update carries the secret
@@ -38,6 +41,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     run = commands.add_parser("run", help="start the Rasa server and the action server")
     run.add_argument("--port", type=int, default=None, help="Rasa server port (default: $PORT or 5005)")
     run.add_argument("--actions-port", type=int, default=None, help="action server port (default 5055)")
+    run.add_argument("--console-port", type=int, default=None, help="console port (default: $CONSOLE_PORT or 8080)")
     evaluate = commands.add_parser("eval", help="evaluate NLU and the danger net on the held-out set")
     evaluate.add_argument("--json", default=None, help="also write the figures to this JSON file")
     commands.add_parser("check-content", help="list problems in the reply content")
@@ -45,6 +49,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     from bot.cases.cli import add_commands as add_case_commands
 
     add_case_commands(commands)
+    from bot.console.cli import COMMANDS as CONSOLE_COMMANDS
+    from bot.console.cli import add_commands as add_console_commands
+
+    add_console_commands(commands)
     telegram = commands.add_parser("telegram", help="Telegram set-up")
     telegram_commands = telegram.add_subparsers(dest="telegram_command", required=True)
     set_webhook = telegram_commands.add_parser(
@@ -69,7 +77,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command == "run":
         from bot.run import main as run_main
 
-        return run_main(args.port, args.actions_port)
+        return run_main(args.port, args.actions_port, args.console_port)
     if args.command == "eval":
         from bot.evaluate import main as eval_main
 
@@ -78,6 +86,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         from bot.cases.cli import run_command
 
         return run_command(args)
+    if args.command in CONSOLE_COMMANDS:
+        from bot.console.cli import run_command as run_console_command
+
+        return run_console_command(args)
     if args.command == "check-content":
         from bot.content import ContentLibrary
         from bot.settings import get_settings

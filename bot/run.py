@@ -1,8 +1,9 @@
-"""``make run``: the Rasa server and the action server on embedded defaults, supervised together.
+"""``make run``: the Rasa server, the action server and the counselor console on embedded
+defaults, supervised together.
 
-Writes the channel credentials and endpoints for this environment into ``.run/``, starts both
-servers, prints what runs where once they answer, and stops everything it started on Ctrl-C or
-when either process dies.
+Writes the channel credentials and endpoints for this environment into ``.run/``, starts the
+three processes, prints what runs where once they answer, and stops everything it started on
+Ctrl-C or when any process dies.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from bot.logging_redact import logging_config_file
 from bot.model import ensure_model, rasa_env
 from bot.settings import PROJECT_ROOT, Settings, get_settings, write_dev_handover_token
 
-__all__ = ["write_runtime_config", "start", "stop", "wait_until_up", "main"]
+__all__ = ["write_runtime_config", "start", "start_console", "stop", "wait_until_up", "main"]
 
 
 def write_runtime_config(settings: Settings, run_dir: Path, actions_port: int) -> Dict[str, Path]:
@@ -139,6 +140,21 @@ def stop(processes: List[subprocess.Popen]) -> None:
             p.kill()
 
 
+def start_console(
+    console_port: int, rasa_port: int, env: Dict[str, str], root: Path = PROJECT_ROOT, output: Optional[IO] = None
+) -> subprocess.Popen:
+    """Start the counselor console (``python -m bot console``); it delivers through the Rasa server
+    on ``rasa_port`` unless ``RASA_SERVER_URL`` says otherwise."""
+    env = {**env, "RASA_SERVER_URL": env.get("RASA_SERVER_URL") or f"http://localhost:{rasa_port}"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "console", "--port", str(console_port)],
+        cwd=root,
+        env=env,
+        stdout=output,
+        stderr=output,
+    )
+
+
 def start(
     port: int,
     actions_port: int,
@@ -146,8 +162,10 @@ def start(
     root: Path = PROJECT_ROOT,
     output: Optional[IO] = None,
     run_dir: Optional[Path] = None,
+    console_port: Optional[int] = None,
 ) -> List[subprocess.Popen]:
-    """Start the action server and the Rasa server; return the processes (not yet ready).
+    """Start the action server, the Rasa server and (given ``console_port``) the counselor console;
+    return the processes (not yet ready).
 
     Their configuration, development keys and the SQLite case file go into ``run_dir`` (default
     ``.run/``); a test session passes a directory of its own, so that two sessions never share them.
@@ -198,14 +216,22 @@ def start(
         stdout=out,
         stderr=out,
     )
-    return [actions, rasa]
+    processes = [actions, rasa]
+    if console_port is not None:
+        if not settings.console_secret_key and not settings.production:
+            from bot.console.config import console_secret_key
+
+            env["CONSOLE_SECRET_KEY"] = console_secret_key(settings, run_dir)  # the dev key in run_dir
+        processes.append(start_console(console_port, port, env, root, out))
+    return processes
 
 
-def main(port: Optional[int] = None, actions_port: Optional[int] = None) -> int:
+def main(port: Optional[int] = None, actions_port: Optional[int] = None, console_port: Optional[int] = None) -> int:
     port = port or int(os.environ.get("PORT", "5005"))
     actions_port = actions_port or int(os.environ.get("ACTIONS_PORT", "5055"))
+    console_port = console_port or get_settings().console_port
     model = ensure_model()
-    processes = start(port, actions_port, model)
+    processes = start(port, actions_port, model, console_port=console_port)
 
     def on_sigterm(*_: object) -> None:
         stop(processes)
@@ -213,8 +239,10 @@ def main(port: Optional[int] = None, actions_port: Optional[int] = None) -> int:
 
     signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        up = wait_until_up(f"http://localhost:{actions_port}/health", processes, 120) and wait_until_up(
-            f"http://localhost:{port}/webhooks/rest/", processes, 300
+        up = (
+            wait_until_up(f"http://localhost:{actions_port}/health", processes, 120)
+            and wait_until_up(f"http://localhost:{port}/webhooks/rest/", processes, 300)
+            and wait_until_up(f"http://localhost:{console_port}/console/health", processes, 60)
         )
         if not up:
             print("A server failed to start; see the output above.", file=sys.stderr)
@@ -229,6 +257,7 @@ def main(port: Optional[int] = None, actions_port: Optional[int] = None) -> int:
             flush=True,
         )
         print(f"Demo page: http://localhost:{port}/webhooks/web/demo", flush=True)
+        print(f"Console: http://localhost:{console_port}/console", flush=True)
         print("\n".join(cases_status_lines(get_settings())), flush=True)
         print(_messaging_lines(get_settings(), port), end="", flush=True)
         while all(p.poll() is None for p in processes):

@@ -92,6 +92,15 @@ class Settings:
     # [COUNSELOR_HOURS] when counselors are on duty, e.g. "Sun-Thu 08:00-20:00; Sat 10:00-14:00"
     counselor_hours: str = "Sun-Sat 00:00-24:00"
     counselor_timezone: str = "Asia/Riyadh"  # [COUNSELOR_TIMEZONE] IANA zone of COUNSELOR_HOURS
+    # The counselor console (docs/CONSOLE.md).
+    console_port: int = 8080  # [CONSOLE_PORT]
+    # [CONSOLE_SECRET_KEY] Fernet key that encrypts the console's session cookie; required in
+    # production, in development `make run` keeps one in .run/console.key
+    console_secret_key: Optional[str] = field(default=None, repr=False)
+    console_idle_minutes: int = 30  # [CONSOLE_IDLE_MINUTES] a session without a request ends after this
+    # [CONSOLE_PUBLIC_URL] the console's public origin, e.g. https://console.example.gov; cookies are
+    # Secure unless this is plain http in development (the default in development is http://localhost)
+    console_public_url: Optional[str] = None
 
     @property
     def production(self) -> bool:
@@ -151,6 +160,10 @@ class Settings:
             counselor_telegram_chat_id=env.get("COUNSELOR_TELEGRAM_CHAT_ID") or None,
             counselor_telegram_bot_token=env.get("COUNSELOR_TELEGRAM_BOT_TOKEN") or None,
             **_handover_settings(env),
+            console_port=_int("CONSOLE_PORT", cls.console_port),
+            console_secret_key=env.get("CONSOLE_SECRET_KEY") or None,
+            console_idle_minutes=_int("CONSOLE_IDLE_MINUTES", cls.console_idle_minutes),
+            console_public_url=(env.get("CONSOLE_PUBLIC_URL") or "").strip().rstrip("/") or None,
         )
 
 

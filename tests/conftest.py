@@ -37,9 +37,10 @@ def free_port() -> int:
 class Bot:
     """A client of the REST channel that speaks as one user (or as many, by sender id)."""
 
-    def __init__(self, base_url: str, actions_url: str):
+    def __init__(self, base_url: str, actions_url: str, run_dir: Optional[Path] = None):
         self.base_url = base_url
         self.actions_url = actions_url  # the running action server's webhook, for in-process Rasa apps
+        self.run_dir = run_dir  # the servers' configuration, development keys and SQLite cases
         self.url = f"{base_url}/webhooks/rest/webhook"
 
     def post(
@@ -96,7 +97,7 @@ def bot(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         if not up:
             log.flush()
             pytest.fail("servers did not start:\n" + (LOG_DIR / "servers.log").read_text()[-5000:])
-        yield Bot(f"http://localhost:{port}", f"http://localhost:{actions_port}/webhook")
+        yield Bot(f"http://localhost:{port}", f"http://localhost:{actions_port}/webhook", run_dir)
     finally:
         os.environ.pop("RASA_API_TOKEN", None)
         stop(processes)

@@ -80,9 +80,9 @@ def case_texts(store: CaseStore, reference: str) -> List[Tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def cases(bot: Bot) -> Iterator[CaseStore]:
-    """The case database of the ``bot`` servers (``.run/cases.db``, the development key)."""
+    """The case database of the ``bot`` servers (their run directory's SQLite file and development key)."""
     settings = get_settings()
-    store = CaseStore(engine_for(database_url(settings)), CaseCipher(case_keys(settings)))
+    store = CaseStore(engine_for(database_url(settings, bot.run_dir)), CaseCipher(case_keys(settings, bot.run_dir)))
     yield store
     store.close()
 
@@ -90,7 +90,7 @@ def cases(bot: Bot) -> Iterator[CaseStore]:
 def deliver_over_http(
     bot: Bot, body: Any, token: Optional[str] = None, raw: Optional[bytes] = None
 ) -> requests.Response:
-    token = token if token is not None else handover_token(get_settings())
+    token = token if token is not None else handover_token(get_settings(), bot.run_dir)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     url = f"{bot.base_url}/webhooks/handover/deliver"
     if raw is not None:
