@@ -376,6 +376,7 @@ class ValidateReportForm(FormValidationAction):
             found["report_harm_text"] = None
         return found
 
+
 # ``extract_<slot>`` for each fixed-choice question (rasa-sdk calls them by name).
 _READERS: Dict[str, Callable[[str], Optional[str]]] = {
     "report_reporter": parse.parse_reporter,
@@ -397,7 +398,6 @@ def _extractor(slot: str, reader: Callable[[str], Optional[str]]) -> Callable[..
 
 for _slot, _reader in _READERS.items():
     setattr(ValidateReportForm, f"extract_{_slot}", _extractor(_slot, _reader))
-
 
 
 class ActionStartReport(Action):
