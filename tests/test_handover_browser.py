@@ -19,12 +19,11 @@ from typing import Any, Iterator
 
 import pytest
 import requests
-from playwright.sync_api import sync_playwright
 
 from bot.content import ContentLibrary
 from bot.settings import PROJECT_ROOT, get_settings
 from tests.conftest import API_TOKEN, LOG_DIR, free_port
-from tests.test_widget_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+from tests.test_widget_browser import SCREENSHOTS
 
 pytestmark = pytest.mark.server
 
@@ -87,16 +86,6 @@ def stack(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     finally:
         stop(processes)
         log.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: apt-get install -y chromium (make setup does it)")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def widget_says(page: Any, text: str) -> None:

@@ -19,7 +19,6 @@ from typing import Any, Callable, Iterator, List
 from urllib.parse import urlparse
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from bot.settings import PROJECT_ROOT
 from tests.conftest import Bot
@@ -27,15 +26,6 @@ from tests.test_web_channel import InProcessRasa, Served
 
 pytestmark = pytest.mark.server
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 AXE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 DESKTOP = {"width": 1280, "height": 800}
@@ -60,16 +50,6 @@ def rasa_here(bot: Bot, model_path: Path) -> Iterator[tuple[InProcessRasa, Any]]
 def served(rasa_here: tuple[InProcessRasa, Any]) -> Served:
     servers, agent = rasa_here
     return servers.serve(agent)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: apt-get install -y chromium (make setup does it)")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 class Visit:

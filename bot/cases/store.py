@@ -40,6 +40,7 @@ __all__ = [
     "engine_for",
     "merge_contents",
     "SCHEMA_VERSION",
+    "migrate_component",
 ]
 
 logger = logging.getLogger(__name__)
@@ -190,6 +191,36 @@ MIGRATIONS: List[Tuple[int, Callable[[Connection], None]]] = [(1, _migrate_v1), 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
+def migrate_component(
+    engine: Engine,
+    component: str,
+    migrations: Sequence[Tuple[int, Callable[[Connection], None]]],
+    lock_key: int = _PG_LOCK_KEY,
+) -> int:
+    """Bring ``component``'s tables up to the last level of ``migrations``, in one transaction, under
+    an advisory lock on PostgreSQL (two processes starting together do not race); the level reached
+    is kept in ``amaan_schema``. Returns that level."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key})
+        SchemaVersion.__table__.create(conn, checkfirst=True)
+        current = conn.execute(
+            select(SchemaVersion.version).where(SchemaVersion.component == component)
+        ).scalar_one_or_none()
+        level = current or 0
+        for version, step in migrations:
+            if version > level:
+                step(conn)
+                level = version
+        if current is None:
+            conn.execute(SchemaVersion.__table__.insert().values(component=component, version=level))
+        elif level != current:
+            conn.execute(
+                SchemaVersion.__table__.update().where(SchemaVersion.component == component).values(version=level)
+            )
+    return level
+
+
 def engine_for(url: str) -> Engine:
     """An engine for a ``DATABASE_URL`` (``postgres://`` is accepted for ``postgresql://``)."""
     if url.startswith("postgres://"):
@@ -236,24 +267,8 @@ class CaseStore:
 
     def migrate(self) -> int:
         """Create or migrate the schema; returns the level it is at."""
-        with self._guard("migrate"), self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-            SchemaVersion.__table__.create(conn, checkfirst=True)
-            current = conn.execute(
-                select(SchemaVersion.version).where(SchemaVersion.component == _COMPONENT)
-            ).scalar_one_or_none()
-            level = current or 0
-            for version, step in MIGRATIONS:
-                if version > level:
-                    step(conn)
-                    level = version
-            if current is None:
-                conn.execute(SchemaVersion.__table__.insert().values(component=_COMPONENT, version=level))
-            elif level != current:
-                conn.execute(
-                    SchemaVersion.__table__.update().where(SchemaVersion.component == _COMPONENT).values(version=level)
-                )
+        with self._guard("migrate"):
+            level = migrate_component(self.engine, _COMPONENT, MIGRATIONS)
         self._migrated = True
         return level
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, List, Tuple
 
-from sqlalchemy import Boolean, Column, Integer, String, select, text
+from sqlalchemy import Boolean, Column, Integer, String
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import declarative_base
 
-from bot.cases.models import SchemaVersion, UTCDateTime, utcnow
+from bot.cases.models import UTCDateTime, utcnow
+from bot.cases.store import migrate_component
 
 __all__ = [
     "ConsoleBase",
@@ -100,22 +101,4 @@ CONSOLE_SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 def migrate_console(engine: Engine) -> int:
     """Create or migrate the console's tables; returns the level (run after the case store's migrate)."""
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-        SchemaVersion.__table__.create(conn, checkfirst=True)
-        current = conn.execute(
-            select(SchemaVersion.version).where(SchemaVersion.component == COMPONENT)
-        ).scalar_one_or_none()
-        level = current or 0
-        for version, step in MIGRATIONS:
-            if version > level:
-                step(conn)
-                level = version
-        if current is None:
-            conn.execute(SchemaVersion.__table__.insert().values(component=COMPONENT, version=level))
-        elif level != current:
-            conn.execute(
-                SchemaVersion.__table__.update().where(SchemaVersion.component == COMPONENT).values(version=level)
-            )
-    return level
+    return migrate_component(engine, COMPONENT, MIGRATIONS, lock_key=_PG_LOCK_KEY)
