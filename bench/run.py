@@ -246,8 +246,8 @@ def table(amaan: Dict[str, float], base: Dict[str, float], users: int, turns: in
         "|---|---|---|---|",
     ]
     for key, label, fmt, _ in ROWS:
-        ratio = amaan[key] / base[key] if base.get(key) else float("nan")
-        lines.append(f"| {label} | {fmt.format(amaan[key])} | {fmt.format(base[key])} | {ratio:.2f} |")
+        ratio = f"{amaan[key] / base[key]:.2f}" if base.get(key) else "—"  # nothing to compare with
+        lines.append(f"| {label} | {fmt.format(amaan[key])} | {fmt.format(base[key])} | {ratio} |")
     return "\n".join(lines)
 
 

@@ -41,9 +41,9 @@ from bot.content import ContentLibrary
 from bot.inbound import prepare_text
 from bot.language import detect_language
 from bot.settings import Settings, get_settings
-from channels.common import refusal_text, reply_language
+from channels.common import platform_webhook, refusal_text, reply_language
 from channels.gate import HandoverGate
-from channels.handover import Pushed, offer_push
+from channels.handover import Pushed
 from channels.outgoing import button_list, split_text
 from channels.state import ChannelState, KeyValue
 
@@ -296,23 +296,7 @@ class TelegramInput(InputChannel):
     # --- webhook -------------------------------------------------------------------------------
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        webhook = Blueprint("amaan_telegram_webhook", __name__)
-
-        @webhook.listener("before_server_start")
-        async def started(app: Any, loop: Any) -> None:
-            await self.start()
-
-        @webhook.listener("before_server_stop")
-        async def stopping(app: Any, loop: Any) -> None:
-            await self.stop()
-
-        @webhook.route("/", methods=["GET"])
-        async def health(request: Request) -> HTTPResponse:
-            return response.json({"status": "ok" if self._runtime else "starting"})
-
-        # While a counselor holds a conversation, its messages go to the case, not to the bot.
-        gate = HandoverGate.around(webhook, on_new_message)
-        offer_push(webhook, self.name(), self.push)
+        webhook, gate = platform_webhook(self, "amaan_telegram_webhook", on_new_message)
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:

@@ -105,6 +105,26 @@ def bot(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 @pytest.fixture
+def channel_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The channels' test settings (``tests/channel_app.CHANNEL_ENV``) in the environment."""
+    from tests.channel_app import CHANNEL_ENV
+
+    for name, value in CHANNEL_ENV.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    yield
+
+
+@pytest.fixture
+def agent(bot: Bot, model_path: Path) -> Any:
+    """(agent, its tracker database): a Rasa agent in this process with the trained model, calling
+    the running action server (``tests/channel_app.shared_agent``)."""
+    from tests.channel_app import shared_agent
+
+    return shared_agent(str(model_path), bot.actions_url)
+
+
+@pytest.fixture
 def sender() -> str:
     return new_sender()
 

@@ -45,7 +45,6 @@ from tests.channel_app import (
     WhatsAppUser,
     free_port,
     serve,
-    shared_agent,
     user_texts,
 )
 from tests.conftest import API_TOKEN, Bot, new_sender
@@ -290,14 +289,9 @@ async def hub_app(agent: Any, monkeypatch: pytest.MonkeyPatch, env: Dict[str, st
 
 
 @pytest.fixture
-def agent(bot: Bot, model_path: Any) -> Any:
-    return shared_agent(str(model_path), bot.actions_url)[0]
-
-
-@pytest.fixture
 async def hub(agent: Any, database_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Hub]:
     env = {"DATABASE_URL": database_url, "CASE_ENCRYPTION_KEYS": generate_key()}
-    async with hub_app(agent, monkeypatch, env) as made:
+    async with hub_app(agent[0], monkeypatch, env) as made:
         made.store.migrate()
         yield made
 
@@ -425,7 +419,9 @@ async def test_when_the_case_database_is_down_the_bot_answers(
 ) -> None:
     caplog.set_level(logging.INFO)
     nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/test"  # nothing listens there
-    async with hub_app(agent, monkeypatch, {"DATABASE_URL": nowhere, "CASE_ENCRYPTION_KEYS": generate_key()}) as down:
+    async with hub_app(
+        agent[0], monkeypatch, {"DATABASE_URL": nowhere, "CASE_ENCRYPTION_KEYS": generate_key()}
+    ) as down:
         sender = new_sender()
         reply = await down.served.client.post(
             f"{down.served.url}/webhooks/rest/webhook", json={"sender": sender, "message": "zq-failopen hello"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -25,7 +25,6 @@ from tests.channel_app import (
     Served,
     TelegramUser,
     serve,
-    shared_agent,
     slot,
     user_texts,
 )
@@ -33,19 +32,6 @@ from tests.channel_app import (
 pytestmark = pytest.mark.server
 
 LIB = ContentLibrary.load(PROJECT_ROOT / "data")
-
-
-@pytest.fixture
-def channel_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in CHANNEL_ENV.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    yield
-
-
-@pytest.fixture
-def agent(bot: Any, model_path: Any) -> Any:
-    return shared_agent(str(model_path), bot.actions_url)
 
 
 @dataclass

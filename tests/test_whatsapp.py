@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any, Iterator, List
+from typing import Any, List
 
 import pytest
 import redis
@@ -27,7 +27,6 @@ from tests.channel_app import (
     Served,
     WhatsAppUser,
     serve,
-    shared_agent,
     slot,
     tracker_store_dump,
     user_texts,
@@ -40,19 +39,6 @@ LIB = ContentLibrary.load(PROJECT_ROOT / "data")
 AUDIENCE_TITLES = {
     lang: [LIB.message(f"button_{a}", lang) for a in ("child", "teen", "parent", "educator")] for lang in ("en", "ar")
 }
-
-
-@pytest.fixture
-def channel_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in CHANNEL_ENV.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    yield
-
-
-@pytest.fixture
-def agent(bot: Any, model_path: Any) -> Any:
-    return shared_agent(str(model_path), bot.actions_url)
 
 
 @dataclass
