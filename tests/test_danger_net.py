@@ -1672,12 +1672,18 @@ LATER_DISCLOSURES = [
     ("i don't want to go back home cuz he hits me", "disclose_harm"),
     ("ما ابي ارجع البيت بسبب ابوي", "disclose_harm"),
     ("خايفة أرجع للبيت عشان زوج أمي", "disclose_harm"),
+    ("they sent me a video of me and said pay or it goes on reddit", "disclose_harm"),
+    ("i'm scared to fall asleep because my stepbrother comes into my room", "disclose_harm"),
+    ("cant sleep when my uncle visits coz he comes in at night", "disclose_harm"),
+    ("خايفة أنام لأن خالي يجي غرفتي بالليل", "disclose_harm"),
 ]
 LATER_BENIGN = [
     "pay your bills or the lights go out",
     "i dont want to go home yet",
     "i don't want to go home because of my homework",
     "ما ابي ارجع البيت الحين",
+    "i'm scared to sleep because of the thunder",
+    "ما اقدر انام لان عندي اختبار بكره",
 ]
 
 
