@@ -58,6 +58,7 @@ def write_runtime_config(settings: Settings, run_dir: Path, actions_port: int) -
             "port": _redis_port(settings.redis_url),
             "db": 1,
             "key_prefix": "amaan",
+            **_redis_secrets(settings.redis_url),
         }
     # Conversations forgotten on "delete my data" and after CONVERSATION_RETENTION_DAYS: in Redis when
     # it is configured (every Rasa server behind a load balancer sees them), else in memory.
@@ -73,6 +74,7 @@ def write_runtime_config(settings: Settings, run_dir: Path, actions_port: int) -
             "db": 2,
             "key_prefix": "amaan",
             "retention_days": settings.conversation_retention_days,
+            **_redis_secrets(settings.redis_url),
         }
     paths = {"credentials": run_dir / "credentials.yml", "endpoints": run_dir / "endpoints.yml"}
     paths["credentials"].write_text(yaml.safe_dump(credentials))
@@ -111,6 +113,32 @@ def _redis_port(url: str) -> int:
     from urllib.parse import urlparse
 
     return urlparse(url).port or 6379
+
+
+# endpoints.yml names the Redis password by an environment variable (Rasa fills ``${...}`` in when it
+# reads the file), so that the password itself is never written to disk.
+REDIS_PASSWORD_ENV = "AMAAN_REDIS_PASSWORD"  # noqa: S105 - the name of a variable, not a password
+
+
+def _redis_secrets(url: str) -> Dict[str, object]:
+    """TLS and the password of ``REDIS_URL`` for a Rasa Redis store's settings."""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    found: Dict[str, object] = {}
+    if parsed.password:
+        found["password"] = "${%s}" % REDIS_PASSWORD_ENV
+    if parsed.scheme == "rediss":
+        found["use_ssl"] = True
+    return found
+
+
+def redis_password_env(url: Optional[str]) -> Dict[str, str]:
+    """The environment the servers need to fill the password into endpoints.yml."""
+    from urllib.parse import unquote, urlparse
+
+    password = urlparse(url).password if url else None
+    return {REDIS_PASSWORD_ENV: unquote(password)} if password else {}
 
 
 def wait_until_up(url: str, processes: List[subprocess.Popen], timeout: float) -> bool:
@@ -177,6 +205,7 @@ def start(
     env = rasa_env(root)
     env["ACTION_SERVER_URL"] = f"http://localhost:{actions_port}/webhook"
     env.update(prepare_cases(settings, run_dir))
+    env.update(redis_password_env(settings.redis_url))
     env["DATABASE_URL"] = database_url(settings, run_dir)
     if not settings.handover_token and not settings.production:
         # Development: a token for the console's deliveries, handed to every process it starts.

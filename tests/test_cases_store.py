@@ -632,3 +632,24 @@ def test_with_redis_conversations_are_kept_in_redis(tmp_path: Path) -> None:
     store = yaml.safe_load(paths["endpoints"].read_text())["tracker_store"]
     assert store["type"] == "bot.cases.conversations.ForgetfulRedisTrackerStore"
     assert (store["url"], store["port"], store["retention_days"]) == ("127.0.0.1", 6379, 3)
+
+
+def test_a_redis_password_reaches_rasa_but_never_the_endpoints_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rasa.utils.endpoints import read_endpoint_config
+
+    from bot.run import redis_password_env, write_runtime_config
+
+    url = "rediss://:s3cr%40t-zq@redis.example:6380/0"
+    paths = write_runtime_config(Settings(redis_url=url), tmp_path, 5055)
+    assert "s3cr" not in paths["endpoints"].read_text()  # only the variable's name is on disk
+    env = redis_password_env(url)
+    assert env == {"AMAAN_REDIS_PASSWORD": "s3cr@t-zq"}
+    monkeypatch.setenv("AMAAN_REDIS_PASSWORD", env["AMAAN_REDIS_PASSWORD"])
+    for section in ("lock_store", "tracker_store"):
+        config = read_endpoint_config(str(paths["endpoints"]), section)  # as the Rasa server reads it
+        assert config is not None
+        assert config.kwargs["password"] == "s3cr@t-zq" and config.kwargs["use_ssl"] is True
+        assert config.url == "redis.example" and config.kwargs["port"] == 6380
+    assert redis_password_env("redis://127.0.0.1:6379/0") == {}
