@@ -170,6 +170,7 @@ def test_a_child_reaches_a_counselor_and_back_to_the_bot(stack: Stack, browser: 
         console.click("#send-button")
         console.wait_for_selector('#messages li[data-author="counselor"][data-delivered="true"]', timeout=WAIT)
         assert "أنا منى" in wait_for_more(child, "counselor", counselor_rows)
+        child.screenshot(path=str(SCREENSHOTS / "widget-handover-ar.png"))
 
         bot_rows = rows(child, "bot").count()
         widget_says(child, "شكراً، أنا خايفة من الشخص اللي يكلمني")

@@ -253,6 +253,7 @@ def test_a_counselor_is_labelled_as_a_person_not_as_the_assistant(
     label = row.locator(".amaan-who").text_content()
     assert label in ("Counselor: ", "المختص: "), "the widget's own language names the counselor"
     assert visit.live_region() == f"{label}I'm Mona, a counselor. I'm here."
+    assert row.locator(".amaan-who").is_visible(), "a sighted user sees that a person wrote it"
     assert visit.page.locator(".amaan-row--bot .amaan-who").first.text_content() in ("Amaan: ", "أمان: ")
 
 

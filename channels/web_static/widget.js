@@ -301,7 +301,10 @@
       ui.list.appendChild(row);
       return;
     }
-    var who = el("span", "amaan-sr-only amaan-who", { "data-who": entry.who });
+    // Everyone's name is there for screen readers; a counselor's is shown to everyone, so that nobody
+    // takes a person's words for the assistant's or the other way round.
+    var whoClass = entry.who === "counselor" ? "amaan-who amaan-who--shown" : "amaan-sr-only amaan-who";
+    var who = el("span", whoClass, { "data-who": entry.who });
     who.textContent = nameOf(entry.who) + ": ";
     row.appendChild(who);
     var bubble = entry.who === "counselor" ? "amaan-bubble--bot amaan-bubble--counselor" : "amaan-bubble--" + entry.who;
