@@ -165,6 +165,14 @@ def test_danger_net_in_arabic(bot: Bot, sender: str, message: str) -> None:
     assert bot.tracker(sender)["slots"]["escalation"]["reason"] == "disclosure"
 
 
+@pytest.mark.parametrize("message", ["مت من الضحك 😂", "بموت من الجوع متى الغدا", "i'm dying of boredom in class"])
+def test_a_figure_of_speech_is_not_answered_as_a_crisis(bot: Bot, sender: str, message: str) -> None:
+    bot.say(sender, "hi")
+    said = texts(bot.say(sender, message))
+    assert "911" not in said, said
+    assert bot.tracker(sender)["slots"]["escalation"] is None
+
+
 def test_accepting_a_counselor_after_a_disclosure_records_the_request(bot: Bot, sender: str) -> None:
     bot.say(sender, "someone is threatening to leak my nudes")
     reply = bot.text(sender, "/request_human")  # the button the bot offered

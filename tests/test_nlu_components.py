@@ -6,7 +6,7 @@ import pytest
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.danger import DangerNetClassifier, decide
+from bot.nlu.danger import DangerNetClassifier, decide, is_figure_of_speech
 from bot.nlu.normalizer import ArabicNormalizer
 from bot.nlu.signals import SignalExtractor
 from bot.safety.net import DangerNet
@@ -40,6 +40,40 @@ def test_classifier_below_threshold_is_not_a_disclosure() -> None:
 
 def test_figure_of_speech_needs_the_lexicon() -> None:
     assert decide("i'm dying of boredom", ranking(disclose_self_harm=0.6), NET, 0.35) is None
+
+
+@pytest.mark.parametrize(
+    "text", ["مت من الضحك", "بموت من الجوع متى الغدا", "رح موت من الضحك عليك", "i'm dying of boredom"]
+)
+def test_a_figure_of_speech_the_classifier_took_for_self_harm_falls_back(text: str) -> None:
+    message = _message(
+        text,
+        **{
+            INTENT: {"name": "disclose_self_harm", "confidence": 0.97},
+            INTENT_RANKING_KEY: ranking(disclose_self_harm=0.97, thank=0.02),
+        },
+    )
+    DangerNetClassifier({}).process([message])
+    assert message.get(INTENT)["name"] == "nlu_fallback"
+    assert message.get(INTENT_RANKING_KEY)[0]["name"] == "nlu_fallback"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "بموت من الضحك بس امس حاولت اقتل نفسي",  # an idiom beside a disclosure: the lexicon still fires
+        "dying of laughter lol but honestly i want to die",
+        "اخوي يضربني كل يوم",  # no idiom: the classifier's disclosure stands
+    ],
+)
+def test_a_disclosure_is_never_demoted(text: str) -> None:
+    message = _message(
+        text,
+        **{INTENT: {"name": "disclose_harm", "confidence": 0.9}, INTENT_RANKING_KEY: ranking(disclose_harm=0.9)},
+    )
+    DangerNetClassifier({}).process([message])
+    assert message.get(INTENT)["name"] in ("disclose_harm", "disclose_self_harm")
+    assert not is_figure_of_speech(text, "greet", NET)
 
 
 def _message(text: str, **data: Any) -> Message:

@@ -6,6 +6,11 @@ lexicon net finds one, or when the classifier gives a disclosure intent at least
 with ``nlu_fallback``), unless the message holds a figure of speech from the lexicon's idioms:
 recall beats precision. The intent becomes ``disclose_harm`` or
 ``disclose_self_harm`` with confidence 1.0 and a ``danger_kind`` entity names the kind.
+
+The same rule holds the other way: when the classifier's own top intent is a disclosure but the
+message is a figure of speech ("مت من الضحك", "dying of boredom") and the lexicon, which reads the
+rest of the message with the idiom blanked out, finds nothing, the intent becomes ``nlu_fallback``
+(an honest "I'm not sure I understood"), not a crisis reply.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from rasa.shared.nlu.training_data.message import Message
 from bot.safety.net import DISCLOSURE_INTENTS, DangerNet
 from bot.settings import get_settings
 
-__all__ = ["DangerNetClassifier", "decide"]
+__all__ = ["DangerNetClassifier", "decide", "is_figure_of_speech"]
 
 
 def decide(
@@ -39,6 +44,15 @@ def decide(
     if scores.get(best, 0.0) >= model_threshold and not net.has_idiom(text):
         return best, "self_harm" if best == "disclose_self_harm" else "unspecified", "model"
     return None
+
+
+def is_figure_of_speech(text: str, intent: Optional[str], net: DangerNet) -> bool:
+    """True when the classifier's disclosure ``intent`` rests on an idiom the lexicon has cleared
+    (call only after ``decide`` returned None: the lexicon found nothing)."""
+    return intent in DISCLOSURE_INTENTS and net.has_idiom(text)
+
+
+FALLBACK_INTENT = "nlu_fallback"
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -70,6 +84,12 @@ class DangerNetClassifier(GraphComponent):
             ranking = message.get(INTENT_RANKING_KEY) or []
             decision = decide(message.get(TEXT) or "", ranking, net, self._threshold)
             if not decision:
+                intent_name = (message.get(INTENT) or {}).get("name")
+                if is_figure_of_speech(message.get(TEXT) or "", intent_name, net):
+                    message.set(INTENT, {"name": FALLBACK_INTENT, "confidence": 1.0}, add_to_output=True)
+                    others = [r for r in ranking if r.get("name") != FALLBACK_INTENT]
+                    fallback = {"name": FALLBACK_INTENT, "confidence": 1.0}
+                    message.set(INTENT_RANKING_KEY, [fallback, *others], add_to_output=True)
                 continue
             intent, kind, source = decision
             message.set(INTENT, {"name": intent, "confidence": 1.0}, add_to_output=True)
