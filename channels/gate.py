@@ -31,15 +31,14 @@ from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import Event, UserUttered
 from sanic import Blueprint
 
-from bot.cases.crypto import CaseCipher, MissingKey
-from bot.cases.desk import case_keys, database_url
-from bot.cases.events import CaseEvents
+from bot.cases.desk import CaseDesk, case_keys, database_url
 from bot.cases.handover import Handovers
-from bot.cases.store import CaseMeta, CaseStore, CaseStoreError, CaseUpdate, Conversation, engine_for
+from bot.cases.store import CaseMeta, CaseStoreError, CaseUpdate, Conversation
 from bot.cases.triage import triage
+from bot.safety.net import read_disclosure
 from bot.settings import Settings, get_settings
 
-__all__ = ["HandoverGate", "handovers_for", "close_stores", "record_in_tracker", "LOOKUP_TIMEOUT"]
+__all__ = ["HandoverGate", "desk_for", "handovers_for", "close_stores", "record_in_tracker", "LOOKUP_TIMEOUT"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,32 +48,32 @@ LOOKUP_TIMEOUT = 5.0
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
-_STORES: Dict[Tuple[str, Tuple[str, ...]], Handovers] = {}
-_STORES_LOCK = threading.Lock()
+_DESKS: Dict[Tuple[str, Tuple[str, ...]], CaseDesk] = {}
+_DESKS_LOCK = threading.Lock()
+
+
+def desk_for(settings: Settings) -> CaseDesk:
+    """The process's ``CaseDesk`` on the case database (one per database and keys)."""
+    key = (database_url(settings), tuple(case_keys(settings)))
+    with _DESKS_LOCK:
+        if key not in _DESKS:
+            _DESKS[key] = CaseDesk.from_settings(settings)
+        return _DESKS[key]
 
 
 def handovers_for(settings: Settings) -> Optional[Handovers]:
-    """The process's ``Handovers`` on the case database (one engine per database and keys), or
-    None when no case can exist (no encryption key, so no case was ever written)."""
-    try:
-        key = (database_url(settings), tuple(case_keys(settings)))
-        with _STORES_LOCK:
-            if key not in _STORES:
-                _STORES[key] = Handovers(CaseStore(engine_for(key[0]), CaseCipher(key[1])))
-            return _STORES[key]
-    except MissingKey:
-        return None
-    except ValueError:  # a malformed key or URL: reports fail too, and say so
-        logger.error("handover.store.misconfigured")
-        return None
+    """``Handovers`` on the case database, or None when no case can be there (no encryption key, so
+    no case was ever written; or a malformed key or URL, which ``CaseDesk`` logs)."""
+    store = desk_for(settings).store
+    return Handovers(store) if store is not None else None
 
 
 def close_stores() -> None:
     """Close the case-database connections the channels opened (server stop, tests)."""
-    with _STORES_LOCK:
-        for handovers in _STORES.values():
-            handovers.store.close()
-        _STORES.clear()
+    with _DESKS_LOCK:
+        for desk in _DESKS.values():
+            desk.close()
+        _DESKS.clear()
 
 
 async def record_in_tracker(agent: Any, sender_id: str, events: Iterable[Event]) -> None:
@@ -147,19 +146,19 @@ class HandoverGate:
         parse_data = await self._record(held, message)
         disclosure = _disclosure(parse_data)
         if disclosure is not None:
-            await self._flag(handovers, held, conversation, message, disclosure)
+            await self._flag(held, conversation, message, disclosure)
         return True
 
     async def _flag(
         self,
-        handovers: Handovers,
         case: CaseMeta,
         conversation: Conversation,
         message: UserMessage,
         disclosure: Dict[str, str],
     ) -> None:
         """A disclosure said to a counselor still counts: the case records it (kind, source, the
-        words, encrypted), its risk goes up as the danger net's would, and the console hears of it."""
+        words, encrypted), its risk goes up as the danger net's would, and the console hears of it
+        (``CaseDesk.record``: the case stream, and the counselors' group when it becomes urgent)."""
         update = CaseUpdate(
             origin="disclosure",
             risk=triage(disclosure_kinds=[disclosure["kind"]]),
@@ -168,18 +167,14 @@ class HandoverGate:
         )
         try:
             recorded = await asyncio.wait_for(
-                asyncio.to_thread(handovers.store.record, conversation, update, case.reference), LOOKUP_TIMEOUT
+                asyncio.to_thread(desk_for(self._settings).record, conversation, update, case.reference),
+                LOOKUP_TIMEOUT,
             )
         except (CaseStoreError, asyncio.TimeoutError) as error:
             logger.error(
                 "handover.gate.disclosure_not_saved reference=%s error=%s", case.reference, type(error).__name__
             )
             return
-        events = CaseEvents(self._settings.redis_url, self._settings.cases_stream)
-        try:
-            await asyncio.to_thread(events.publish, "case.updated", recorded.case)
-        finally:
-            events.close()
         logger.warning(
             "handover.gate.disclosure kind=%s reference=%s risk=%s",
             disclosure["kind"],
@@ -218,13 +213,4 @@ def _disclosure(parse_data: Optional[Dict[str, Any]]) -> Optional[Dict[str, str]
     """``{"kind", "source"}`` when the NLU read a disclosure (as ``ActionDangerSupport`` does)."""
     if not parse_data:
         return None
-    for entity in parse_data.get("entities") or []:
-        if entity.get("entity") == "danger_kind" and entity.get("value"):
-            source = str(entity.get("extractor") or "classifier").replace("DangerNet:", "")
-            return {"kind": str(entity["value"]), "source": source}
-    intent = (parse_data.get("intent") or {}).get("name")
-    if intent == "disclose_self_harm":
-        return {"kind": "self_harm", "source": "classifier"}
-    if intent == "disclose_harm":
-        return {"kind": "unspecified", "source": "classifier"}
-    return None
+    return read_disclosure((parse_data.get("intent") or {}).get("name"), parse_data.get("entities") or [])
