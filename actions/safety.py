@@ -34,16 +34,10 @@ from actions.report import (
 )
 from bot.cases import CaseStoreError, CaseUpdate, triage
 from bot.cases.availability import Availability, CounselorHours
+from bot.safety import read_disclosure
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
-
-
-def _danger_entity(tracker: Tracker) -> Optional[Dict[str, Any]]:
-    for entity in tracker.latest_message.get("entities") or []:
-        if entity.get("entity") == "danger_kind":
-            return entity
-    return None
 
 
 async def counselor_availability() -> Availability:
@@ -70,14 +64,11 @@ class ActionDangerSupport(Action):
         return "action_danger_support"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
-        entity = _danger_entity(tracker) or {}
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        kind = (
-            entity.get("value")
-            or tracker.get_slot("danger_kind")
-            or ("self_harm" if intent == "disclose_self_harm" else "unspecified")
-        )
-        source = str(entity.get("extractor") or "classifier").replace("DangerNet:", "")
+        read = read_disclosure(
+            intent, tracker.latest_message.get("entities") or [], tracker.get_slot("danger_kind")
+        ) or {"kind": "unspecified", "source": "classifier"}
+        kind, source = read["kind"], read["source"]
         lang = reply_language(tracker)
         audience = audience_of(tracker)
         lib = library()

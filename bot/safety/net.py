@@ -20,14 +20,21 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import yaml
 from rapidfuzz.distance import Levenshtein
 
 from bot.language import normalize_arabic, normalize_for_matching
 
-__all__ = ["DangerAssessment", "DangerNet", "DANGER_KINDS", "DISCLOSURE_INTENTS", "DEFAULT_LEXICON"]
+__all__ = [
+    "DangerAssessment",
+    "DangerNet",
+    "DANGER_KINDS",
+    "DISCLOSURE_INTENTS",
+    "DEFAULT_LEXICON",
+    "read_disclosure",
+]
 
 DANGER_KINDS = ("self_harm", "abuse", "threat", "coercion", "blackmail", "meeting")
 # The intents that mean "harm disclosed"; the kind decides which.
@@ -129,6 +136,27 @@ class DangerNet:
                 if Levenshtein.distance(window, phrase.text, score_cutoff=phrase.max_edits) <= phrase.max_edits:
                     return DangerAssessment(phrase.kind, f"phrase:{phrase.kind}:{phrase.text}")
         return None
+
+
+def read_disclosure(
+    intent: Optional[str], entities: Iterable[Dict[str, Any]], remembered_kind: Optional[str] = None
+) -> Optional[Dict[str, str]]:
+    """``{"kind", "source"}`` of the disclosure the NLU read in a message, or None.
+
+    The ``danger_kind`` entity the danger component sets names both (its extractor is
+    ``DangerNet:net`` or ``DangerNet:model``); without it, ``remembered_kind`` (the conversation's
+    last kind) or the classifier's disclosure intent decides, with the source "classifier"."""
+    for entity in entities:
+        if entity.get("entity") == "danger_kind" and entity.get("value"):
+            return {
+                "kind": str(entity["value"]),
+                "source": str(entity.get("extractor") or "classifier").replace("DangerNet:", ""),
+            }
+    if remembered_kind:
+        return {"kind": remembered_kind, "source": "classifier"}
+    if intent in DISCLOSURE_INTENTS:
+        return {"kind": "self_harm" if intent == "disclose_self_harm" else "unspecified", "source": "classifier"}
+    return None
 
 
 def _check_kind(kind: str) -> None:
