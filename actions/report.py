@@ -238,6 +238,16 @@ class ValidateReportForm(FormValidationAction):
         return {slot: read} if read else {}
 
     @staticmethod
+    def _settled(slot: str, value: Any, allowed: tuple) -> Optional[Dict[str, Any]]:
+        """Nothing yet, a skip (button or typed) or a button's own value: taken as it is. None when
+        the answer still has to be read."""
+        if value is None or value == SKIPPED or value in allowed:
+            return {slot: value}
+        if parse.is_skip(str(value)):
+            return {slot: SKIPPED}
+        return None
+
+    @staticmethod
     def _hint(dispatcher: CollectingDispatcher, tracker: Tracker, key: str) -> None:
         _say(dispatcher, tracker, key)
 
@@ -250,10 +260,9 @@ class ValidateReportForm(FormValidationAction):
         dispatcher: CollectingDispatcher,
         tracker: Tracker,
     ) -> Dict[str, Any]:
-        if value is None:
-            return {slot: None}
-        if value == SKIPPED or value in allowed or parse.is_skip(str(value)):
-            return {slot: value if value in allowed else SKIPPED}
+        settled = self._settled(slot, value, allowed)
+        if settled is not None:
+            return settled
         read = reader(str(value))
         if read:
             return {slot: read}
@@ -268,10 +277,9 @@ class ValidateReportForm(FormValidationAction):
     def validate_report_harm(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
-        if value is None or value == SKIPPED or value in parse.HARMS:
-            return {"report_harm": value}
-        if parse.is_skip(str(value)):
-            return {"report_harm": SKIPPED}
+        settled = self._settled("report_harm", value, parse.HARMS)
+        if settled is not None:
+            return settled
         words = parse.free_text(str(value))
         kind = parse.parse_harm(str(value))
         if kind:
@@ -284,8 +292,9 @@ class ValidateReportForm(FormValidationAction):
     def validate_report_where(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
-        if value is None or value == SKIPPED or parse.is_skip(str(value)):
-            return {"report_where": SKIPPED if value is not None else None}
+        settled = self._settled("report_where", value, ())
+        if settled is not None:
+            return settled
         words = parse.free_text(str(value))
         if not words:
             self._hint(dispatcher, tracker, "report_invalid_text")
@@ -300,10 +309,9 @@ class ValidateReportForm(FormValidationAction):
     def validate_report_when(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
-        if value is None or value == SKIPPED or value in parse.WHENS:
-            return {"report_when": value}
-        if parse.is_skip(str(value)):
-            return {"report_when": SKIPPED}
+        settled = self._settled("report_when", value, parse.WHENS)
+        if settled is not None:
+            return settled
         read = parse.parse_when(str(value))
         if read:
             return {"report_when": read}
@@ -316,10 +324,9 @@ class ValidateReportForm(FormValidationAction):
     def validate_report_danger_now(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
-        if value is None or value in (SKIPPED, "no"):
-            return {"report_danger_now": value}
-        if parse.is_skip(str(value)):
-            return {"report_danger_now": SKIPPED}
+        settled = self._settled("report_danger_now", value, ("no",))
+        if settled is not None:
+            return settled
         answer = value if value == "yes" else parse.parse_yes_no(str(value))
         if answer is None:
             self._hint(dispatcher, tracker, "report_invalid_yes_no")
