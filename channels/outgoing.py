@@ -6,17 +6,31 @@
 * ``numbered_choices`` / ``match_choice``: on WhatsApp, buttons are a numbered list, and a reply of
   "2", "٢", "2." or the button's own words is mapped back to that button's payload.
 * ``button_list``: the (title, payload) pairs of Rasa's button dicts, skipping malformed ones.
+* ``TextOnlyOutput``: what a text-only platform does with Rasa's richer messages.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
-from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from rasa.core.channels.channel import OutputChannel
 
 from bot.language import normalize_for_matching
 
-__all__ = ["Choice", "utf16_len", "split_text", "button_list", "numbered_choices", "match_choice"]
+__all__ = [
+    "Choice",
+    "TextOnlyOutput",
+    "utf16_len",
+    "split_text",
+    "button_list",
+    "numbered_choices",
+    "match_choice",
+]
+
+logger = logging.getLogger(__name__)
 
 Choice = Tuple[str, str]  # (title, payload)
 
@@ -121,3 +135,25 @@ def match_choice(reply: str, choices: Sequence[Choice]) -> Optional[str]:
         if normalize_for_matching(title) == wanted:
             return payload
     return None
+
+
+class TextOnlyOutput(OutputChannel):
+    """Rasa's richer messages on a text-only platform (Telegram, WhatsApp): quick replies are
+    buttons, an image or an attachment is sent as its link, elements and custom JSON are dropped."""
+
+    async def send_quick_replies(
+        self, recipient_id: str, text: str, quick_replies: List[Dict[str, Any]], **kwargs: Any
+    ) -> None:
+        await self.send_text_with_buttons(recipient_id, text, quick_replies)
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        await self.send_text_message(recipient_id, image)
+
+    async def send_attachment(self, recipient_id: str, attachment: str, **kwargs: Any) -> None:
+        await self.send_text_message(recipient_id, str(attachment))
+
+    async def send_elements(self, recipient_id: str, elements: Any, **kwargs: Any) -> None:
+        logger.debug("%s.send.elements_ignored", self.name())
+
+    async def send_custom_json(self, recipient_id: str, json_message: Any, **kwargs: Any) -> None:
+        logger.debug("%s.send.custom_json_ignored", self.name())

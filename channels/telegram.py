@@ -44,7 +44,7 @@ from bot.settings import Settings, get_settings
 from channels.common import platform_webhook, refusal_text, reply_language
 from channels.gate import HandoverGate
 from channels.handover import Pushed
-from channels.outgoing import button_list, split_text
+from channels.outgoing import TextOnlyOutput, button_list, split_text
 from channels.state import ChannelState, KeyValue
 
 __all__ = ["TelegramInput", "TelegramOutput", "CallbackKeys", "ALLOWED_UPDATES", "SECRET_HEADER"]
@@ -125,7 +125,7 @@ class _Runtime:
     bot_id: str
 
 
-class TelegramOutput(OutputChannel):
+class TelegramOutput(TextOnlyOutput):
     """Sends Rasa's replies to a Telegram chat; recipient ids are ``tg-<chat id>``."""
 
     @classmethod
@@ -167,17 +167,6 @@ class TelegramOutput(OutputChannel):
         offered += [payload for _, payload in choices]
         await self._rt.channel.offered.remember(recipient_id, offered)
 
-    async def send_quick_replies(
-        self, recipient_id: str, text: str, quick_replies: List[Dict[str, Any]], **kwargs: Any
-    ) -> None:
-        await self.send_text_with_buttons(recipient_id, text, quick_replies)
-
-    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
-        await self.send_text_message(recipient_id, image)
-
-    async def send_attachment(self, recipient_id: str, attachment: str, **kwargs: Any) -> None:
-        await self.send_text_message(recipient_id, str(attachment))
-
     async def push_text(self, recipient_id: str, text: str) -> Pushed:
         """``send_text_message`` that says whether Telegram took every part (hand-over delivery)."""
         chat_id = chat_for_sender(recipient_id)
@@ -187,12 +176,6 @@ class TelegramOutput(OutputChannel):
             if not await self._send(chat_id, part):
                 return Pushed(False, "Telegram did not accept the message")
         return Pushed(True)
-
-    async def send_elements(self, recipient_id: str, elements: Any, **kwargs: Any) -> None:
-        logger.debug("telegram.send.elements_ignored")
-
-    async def send_custom_json(self, recipient_id: str, json_message: Any, **kwargs: Any) -> None:
-        logger.debug("telegram.send.custom_json_ignored")
 
     async def _send(self, chat_id: int, text: str, keyboard: Optional[InlineKeyboardMarkup] = None) -> bool:
         for attempt in range(1, SEND_ATTEMPTS + 1):

@@ -44,7 +44,7 @@ from bot.settings import Settings, get_settings
 from channels.common import platform_webhook, refusal_text, reply_language
 from channels.handover import Pushed
 from channels.identity import AddressBook, SenderIdentity, load_keys
-from channels.outgoing import Choice, button_list, match_choice, numbered_choices, split_text
+from channels.outgoing import Choice, TextOnlyOutput, button_list, match_choice, numbered_choices, split_text
 from channels.state import ChannelState
 
 __all__ = ["WhatsAppInput", "WhatsAppOutput", "SIGNATURE_HEADER", "IDEMPOTENCY_HEADER", "EMPTY_TWIML"]
@@ -113,7 +113,7 @@ class _Runtime:
     default_language: str
 
 
-class WhatsAppOutput(OutputChannel):
+class WhatsAppOutput(TextOnlyOutput):
     """Sends Rasa's replies through Twilio; recipient ids are ``wa-<hash>``, never numbers.
 
     Inside a turn the number comes from the request being answered; a push outside a turn
@@ -153,17 +153,6 @@ class WhatsAppOutput(OutputChannel):
         offered += choices
         await _remember_choices(self._rt, recipient_id, offered)
 
-    async def send_quick_replies(
-        self, recipient_id: str, text: str, quick_replies: List[Dict[str, Any]], **kwargs: Any
-    ) -> None:
-        await self.send_text_with_buttons(recipient_id, text, quick_replies)
-
-    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
-        await self.send_text_message(recipient_id, image)
-
-    async def send_attachment(self, recipient_id: str, attachment: str, **kwargs: Any) -> None:
-        await self.send_text_message(recipient_id, str(attachment))
-
     async def push_text(self, recipient_id: str, text: str) -> Pushed:
         """``send_text_message`` that says whether Twilio took every part (hand-over delivery).
 
@@ -176,12 +165,6 @@ class WhatsAppOutput(OutputChannel):
             if not await self._send(address, part):
                 return Pushed(False, "Twilio did not accept the message")
         return Pushed(True)
-
-    async def send_elements(self, recipient_id: str, elements: Any, **kwargs: Any) -> None:
-        logger.debug("whatsapp.send.elements_ignored")
-
-    async def send_custom_json(self, recipient_id: str, json_message: Any, **kwargs: Any) -> None:
-        logger.debug("whatsapp.send.custom_json_ignored")
 
     async def _address_of(self, recipient_id: str) -> Optional[str]:
         if recipient_id == self._sender_id and self._address:
