@@ -51,31 +51,18 @@ def write_runtime_config(settings: Settings, run_dir: Path, actions_port: int) -
         credentials["channels.telegram.TelegramInput"] = {}
     if settings.whatsapp_enabled:
         credentials["channels.whatsapp.WhatsAppInput"] = {}
-    if settings.redis_url:
-        endpoints["lock_store"] = {
-            "type": "redis",
-            "url": _redis_host(settings.redis_url),
-            "port": _redis_port(settings.redis_url),
-            "db": 1,
-            "key_prefix": "amaan",
-            **_redis_secrets(settings.redis_url),
-        }
     # Conversations forgotten on "delete my data" and after CONVERSATION_RETENTION_DAYS: in Redis when
     # it is configured (every Rasa server behind a load balancer sees them), else in memory.
-    endpoints["tracker_store"] = {
-        "type": "bot.cases.conversations.ForgetfulTrackerStore",
-        "retention_days": settings.conversation_retention_days,
-    }
+    retention = {"retention_days": settings.conversation_retention_days}
     if settings.redis_url:
+        endpoints["lock_store"] = {"type": "redis", **_redis_store(settings.redis_url, db=1)}
         endpoints["tracker_store"] = {
             "type": "bot.cases.conversations.ForgetfulRedisTrackerStore",
-            "url": _redis_host(settings.redis_url),  # Rasa passes a custom store's "url" as ``host``
-            "port": _redis_port(settings.redis_url),
-            "db": 2,
-            "key_prefix": "amaan",
-            "retention_days": settings.conversation_retention_days,
-            **_redis_secrets(settings.redis_url),
+            **_redis_store(settings.redis_url, db=2),
+            **retention,
         }
+    else:
+        endpoints["tracker_store"] = {"type": "bot.cases.conversations.ForgetfulTrackerStore", **retention}
     paths = {"credentials": run_dir / "credentials.yml", "endpoints": run_dir / "endpoints.yml"}
     paths["credentials"].write_text(yaml.safe_dump(credentials))
     paths["endpoints"].write_text(yaml.safe_dump(endpoints))
@@ -103,29 +90,23 @@ def _messaging_lines(settings: Settings, port: int) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
-def _redis_host(url: str) -> str:
-    from urllib.parse import urlparse
-
-    return urlparse(url).hostname or "localhost"
-
-
-def _redis_port(url: str) -> int:
-    from urllib.parse import urlparse
-
-    return urlparse(url).port or 6379
-
-
 # endpoints.yml names the Redis password by an environment variable (Rasa fills ``${...}`` in when it
 # reads the file), so that the password itself is never written to disk.
 REDIS_PASSWORD_ENV = "AMAAN_REDIS_PASSWORD"  # noqa: S105 - the name of a variable, not a password
 
 
-def _redis_secrets(url: str) -> Dict[str, object]:
-    """TLS and the password of ``REDIS_URL`` for a Rasa Redis store's settings."""
+def _redis_store(url: str, db: int) -> Dict[str, object]:
+    """Where a Rasa Redis store (lock or tracker) connects for ``REDIS_URL``: host (Rasa passes a
+    store's "url" on as its host), port, database, TLS, and the password by name only."""
     from urllib.parse import urlparse
 
     parsed = urlparse(url)
-    found: Dict[str, object] = {}
+    found: Dict[str, object] = {
+        "url": parsed.hostname or "localhost",
+        "port": parsed.port or 6379,
+        "db": db,
+        "key_prefix": "amaan",
+    }
     if parsed.password:
         found["password"] = "${%s}" % REDIS_PASSWORD_ENV
     if parsed.scheme == "rediss":
