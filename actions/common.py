@@ -5,12 +5,22 @@ from __future__ import annotations
 from typing import Dict, List, Optional
 
 from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
 
 from bot.content import AUDIENCES, TOPICS, ContentLibrary
 from bot.language import detect_language
 from bot.settings import get_settings
 
-__all__ = ["library", "reply_language", "audience_of", "audience_buttons", "topic_buttons", "followup_buttons"]
+__all__ = [
+    "library",
+    "reply_language",
+    "audience_of",
+    "fill",
+    "say",
+    "audience_buttons",
+    "topic_buttons",
+    "followup_buttons",
+]
 
 
 def library() -> ContentLibrary:
@@ -28,6 +38,19 @@ def reply_language(tracker: Tracker) -> str:
 def audience_of(tracker: Tracker) -> Optional[str]:
     value = tracker.get_slot("audience")
     return value if value in AUDIENCES else None
+
+
+def fill(text: str, **values: str) -> str:
+    """Put values into a message's ``<name>`` markers (helpline placeholders are already rendered)."""
+    for name, value in values.items():
+        text = text.replace(f"<{name}>", value)
+    return text
+
+
+def say(dispatcher: CollectingDispatcher, tracker: Tracker, key: str, **values: str) -> None:
+    """Utter the content library's message ``key`` in the reply language, for this audience."""
+    text = library().message(key, reply_language(tracker), audience_of(tracker))
+    dispatcher.utter_message(text=fill(text, **values))
 
 
 def audience_buttons(lang: str) -> List[Dict[str, str]]:

@@ -13,27 +13,17 @@ the helplines and the counselors' hours; the case is in the queue either way.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import audience_of, library, reply_language
-from actions.report import (
-    REPORT_FORM,
-    _off_loop,
-    answers_from_disclosure,
-    case_desk,
-    fill,
-    record_case,
-    report_answers,
-    report_risk,
-    reset_report,
-)
+from actions.cases import case_desk, escalation, off_loop, record_case
+from actions.common import audience_of, fill, library, reply_language
+from actions.report.answers import REPORT_FORM, answers_from_disclosure, report_answers, report_risk, reset_report
 from bot.cases import CaseStoreError, CaseUpdate, triage
-from bot.cases.availability import Availability, CounselorHours
+from bot.cases.availability import Availability
 from bot.safety import read_disclosure
 from bot.settings import get_settings
 
@@ -42,19 +32,15 @@ logger = logging.getLogger(__name__)
 
 async def counselor_availability() -> Availability:
     """Whether a counselor can join now; nobody is promised when the case database cannot say."""
-    hours = CounselorHours.from_settings(get_settings())
+    hours = get_settings().hours
     try:
-        return await _off_loop(Availability.now, case_desk().store, hours)
+        return await off_loop(Availability.now, case_desk().store, hours)
     except CaseStoreError:
         return Availability(hours.open_at(), ())
 
 
 def _hours(lang: str) -> str:
-    return CounselorHours.from_settings(get_settings()).describe(lang)
-
-
-def _escalation(reason: str, **details: Any) -> Dict[str, Any]:
-    return {"reason": reason, "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **details}
+    return get_settings().hours.describe(lang)
 
 
 class ActionDangerSupport(Action):
@@ -73,7 +59,7 @@ class ActionDangerSupport(Action):
         audience = audience_of(tracker)
         lib = library()
         key = "self_harm_support" if kind == "self_harm" else "danger_support"
-        # The helplines first; the case is written after, within a time limit (actions.report).
+        # The helplines first; the case is written after, within a time limit (actions.cases).
         dispatcher.utter_message(text=lib.message(key, lang, audience))
         logger.warning(
             "safety.disclosure kind=%s source=%s language=%s audience=%s", kind, source, lang, audience or "unknown"
@@ -112,8 +98,8 @@ class ActionDangerSupport(Action):
                 ],
             )
             status = "counselor_offered"
-        escalation = _escalation("disclosure", kind=kind, source=source, status=status, reference=reference)
-        events.append(SlotSet("escalation", escalation))
+        state = escalation("disclosure", kind=kind, source=source, status=status, reference=reference)
+        events.append(SlotSet("escalation", state))
         if reference:
             events.append(SlotSet("case_reference", reference))
         return events
@@ -161,10 +147,8 @@ class ActionRequestHuman(Action):
             bool(reference),
             key,
         )
-        escalation = _escalation(
-            "counselor_requested", kind=previous.get("kind"), status="requested", reference=reference
-        )
-        events: List[EventType] = [SlotSet("escalation", escalation)]
+        state = escalation("counselor_requested", kind=previous.get("kind"), status="requested", reference=reference)
+        events: List[EventType] = [SlotSet("escalation", state)]
         if reference:
             events.append(SlotSet("case_reference", reference))
         if answers:  # they are in the case now; a new report starts empty

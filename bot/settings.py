@@ -14,6 +14,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from bot.hours import CounselorHours
+
 __all__ = ["Settings", "get_settings", "handover_token", "write_dev_handover_token", "PROJECT_ROOT"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -107,6 +109,11 @@ class Settings:
         return self.environment == "production"
 
     @property
+    def hours(self) -> CounselorHours:
+        """``COUNSELOR_HOURS`` in ``COUNSELOR_TIMEZONE`` (already checked when the settings were read)."""
+        return CounselorHours.parse(self.counselor_hours, self.counselor_timezone)
+
+    @property
     def rest_enabled(self) -> bool:
         """The REST channel lets whoever names a sender id read that user's replies, so in
         production it is on only behind a token."""
@@ -170,8 +177,6 @@ class Settings:
 def _handover_settings(env: Mapping[str, str]) -> Dict[str, Any]:
     hours = (env.get("COUNSELOR_HOURS") or "").strip() or Settings.counselor_hours
     zone = (env.get("COUNSELOR_TIMEZONE") or "").strip() or Settings.counselor_timezone
-    from bot.cases.availability import CounselorHours  # noqa: PLC0415 - validates; imports settings itself
-
     CounselorHours.parse(hours, zone)  # a wrong value stops the server at start, not at a child's request
     token = (env.get("HANDOVER_TOKEN") or "").strip() or None
     if token is not None and len(token) < MIN_HANDOVER_TOKEN_CHARS:

@@ -1,7 +1,15 @@
-"""Our own Rasa input/output channels: REST (local use and tests), and later Telegram, WhatsApp and web.
+"""Our own Rasa input/output channels, one module or package per channel.
 
 Each connector reads like a recipe: parse, authenticate (fail closed), de-duplicate, clean the text
 (``bot.inbound``), hand one ``UserMessage`` to Rasa, answer quickly.
+
+* ``rest``: REST, for local use, tests and benchmarks.
+* ``telegram/``, ``whatsapp/``: the phone platforms, each on the frame in ``platform``.
+* ``web/``: the web widget's socket.io channel, and the widget's files.
+* ``gate`` (in front of the bot in every connector) and ``handover`` (the console's deliveries):
+  counselor hand-over.
+* Shared pieces: ``state`` (Redis with a memory fallback), ``dedup``, ``ordering``, ``identity``
+  (hashed sender ids, encrypted addresses), ``outgoing`` (splitting, buttons as text), ``common``.
 """
 
 from bot.rasa_speedups import install as _install_speedups

@@ -25,7 +25,7 @@ from bot.inbound import prepare_text
 from bot.language import detect_language
 from bot.offered import offered_store, payloads_in
 from bot.settings import get_settings
-from channels.common import refusal_text, reply_language
+from channels.common import agent_language, error_response, refusal_text
 from channels.gate import HandoverGate
 from channels.handover import offer_push
 
@@ -35,10 +35,6 @@ logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_SENDER_CHARS = 128
-
-
-def _error(status: int, message: str) -> HTTPResponse:
-    return response.json({"error": message}, status=status)
 
 
 class RestInput(InputChannel):
@@ -68,33 +64,35 @@ class RestInput(InputChannel):
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             if not settings.rest_enabled:
-                return _error(404, "the REST channel is disabled in production without REST_CHANNEL_TOKEN")
+                return error_response(404, "the REST channel is disabled in production without REST_CHANNEL_TOKEN")
             if settings.rest_token:
                 supplied = request.headers.get("Authorization", "")
                 if not hmac.compare_digest(supplied.encode(), f"Bearer {settings.rest_token}".encode()):
-                    return _error(401, "missing or wrong bearer token")
+                    return error_response(401, "missing or wrong bearer token")
             if len(request.body or b"") > MAX_BODY_BYTES:
-                return _error(413, f"body over {MAX_BODY_BYTES} bytes")
+                return error_response(413, f"body over {MAX_BODY_BYTES} bytes")
             try:
                 body = json.loads(request.body or b"")
             except (ValueError, UnicodeDecodeError):
-                return _error(400, "body must be JSON")
+                return error_response(400, "body must be JSON")
             if not isinstance(body, dict):
-                return _error(400, "body must be a JSON object")
+                return error_response(400, "body must be a JSON object")
             sender = body.get("sender")
             if isinstance(sender, int) and not isinstance(sender, bool):
                 sender = str(sender)
             if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_CHARS:
-                return _error(400, f"'sender' must be a non-empty string of at most {MAX_SENDER_CHARS} characters")
+                return error_response(
+                    400, f"'sender' must be a non-empty string of at most {MAX_SENDER_CHARS} characters"
+                )
             if "message" not in body:
-                return _error(400, "'message' is required")
+                return error_response(400, "'message' is required")
             raw = body.get("message")
             if not isinstance(raw, str):
-                return _error(400, "'message' must be a string")
+                return error_response(400, "'message' must be a string")
 
             inbound = prepare_text(raw, settings.max_message_chars, await offered.current(sender))
             if not inbound.ok:
-                language = await reply_language(getattr(request.app.ctx, "agent", None), sender, raw)
+                language = await agent_language(request.app, sender, raw)
                 logger.info("rest.message.refused problem=%s", inbound.problem)
                 return response.json([{"recipient_id": sender, "text": refusal_text(inbound.problem, language)}])
 

@@ -2,9 +2,8 @@
 
 Kept in Redis when ``REDIS_URL`` is set, so that every Rasa replica sees them, and always in a
 bounded in-process memory as well: if Redis is down, a single server keeps working from memory
-and says so in the log (``state.redis.unavailable``). ``ChannelState`` bundles what a connector
-opens when the server starts (this store, de-duplication, offered buttons, per-chat ordering)
-and closes when it stops.
+and says so in the log (``state.redis.unavailable``). ``channels.platform.ChannelState`` bundles
+this store with what else a connector opens when the server starts.
 """
 
 from __future__ import annotations
@@ -14,19 +13,14 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, List, Optional, Set, Tuple, Type
+from typing import Any, List, Optional, Set, Tuple, Type
 
 from redis.exceptions import RedisError
 
 from bot.offered import TTL_SECONDS as OFFERED_TTL
 from bot.offered import OfferedPayloads
-from channels.ordering import ChatSequencer
 
-if TYPE_CHECKING:
-    from channels.dedup import Deduplicator
-
-__all__ = ["REDIS_ERRORS", "ChannelState", "KeyValue", "KeyValueOfferedPayloads", "MemoryKeyValue", "open_redis"]
+__all__ = ["REDIS_ERRORS", "KeyValue", "KeyValueOfferedPayloads", "MemoryKeyValue", "open_redis"]
 
 logger = logging.getLogger(__name__)
 
@@ -147,25 +141,3 @@ class KeyValueOfferedPayloads(OfferedPayloads):
             return set(json.loads(raw)) if raw else set()
         except ValueError:
             return set()
-
-
-@dataclass
-class ChannelState:
-    """What a connector opens at server start and closes at stop."""
-
-    state: KeyValue
-    dedup: Deduplicator
-    offered: OfferedPayloads
-    sequencer: ChatSequencer
-
-    @classmethod
-    def open(cls, name: str, redis_url: Optional[str]) -> ChannelState:
-        from channels.dedup import Deduplicator
-
-        redis = open_redis(redis_url)
-        state = KeyValue(redis)
-        return cls(state, Deduplicator(redis), KeyValueOfferedPayloads(state), ChatSequencer(name))
-
-    async def close(self, drain_timeout: float = 30.0) -> None:
-        await self.sequencer.drain(drain_timeout)
-        await self.state.close()

@@ -33,7 +33,7 @@ from bot.cases import (
     triage,
 )
 from bot.cases import answers as parse
-from bot.cases import store as store_module
+from bot.cases import schema as schema_module
 from bot.cases.crypto import dev_key, parse_keys
 from bot.cases.notify import notice_text
 from bot.cases.reference import ALPHABET, normalize_reference
@@ -196,17 +196,17 @@ def test_typed_answers_are_read(reader: Any, typed: str, value: Any) -> None:
 
 def test_schema_is_created_and_migrated(database_url: str, key: str, monkeypatch: pytest.MonkeyPatch) -> None:
     store = CaseStore.from_url(database_url, [key])
-    assert store.migrate() == store_module.SCHEMA_VERSION
-    assert store.migrate() == store_module.SCHEMA_VERSION  # idempotent
+    assert store.migrate() == schema_module.SCHEMA_VERSION
+    assert store.migrate() == schema_module.SCHEMA_VERSION  # idempotent
     tables = set(inspect(store.engine).get_table_names())
     assert {"cases", "case_messages", "amaan_schema"} <= tables
 
     def add_column(conn: Any) -> None:
         conn.execute(text("ALTER TABLE cases ADD COLUMN migrated_marker INTEGER"))
 
-    next_level = store_module.SCHEMA_VERSION + 1
-    steps = [*store_module.MIGRATIONS, (next_level, add_column)]
-    monkeypatch.setattr(store_module, "MIGRATIONS", steps)
+    next_level = schema_module.SCHEMA_VERSION + 1
+    steps = [*schema_module.MIGRATIONS, (next_level, add_column)]
+    monkeypatch.setattr(schema_module, "MIGRATIONS", steps)
     later = CaseStore.from_url(database_url, [key])
     assert later.migrate() == next_level
     assert later.migrate() == next_level  # the step ran once

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from bot.cases import CaseStore, CaseUpdate, Conversation, generate_key
-from bot.cases import store as store_module
+from bot.cases import schema as schema_module
 from bot.cases.handover import CaseClosed, Handovers, HeldByAnother
 
 CHILD = Conversation("web", "web-child-1")
@@ -126,9 +126,9 @@ def test_purging_a_closed_case_purges_its_messages(store: CaseStore, handovers: 
 def test_a_database_made_before_hand_over_is_migrated_and_keeps_its_cases(database_url: str) -> None:
     key = generate_key()
     old = CaseStore.from_url(database_url, [key])
-    level_one = [(1, store_module._migrate_v1)]
-    real = store_module.MIGRATIONS
-    store_module.MIGRATIONS = level_one
+    level_one = [(1, schema_module._migrate_v1)]
+    real = schema_module.MIGRATIONS
+    schema_module.MIGRATIONS = level_one
     try:
         with old.engine.begin() as conn:  # the level-1 table, as it was
             conn.execute(
@@ -149,7 +149,7 @@ def test_a_database_made_before_hand_over_is_migrated_and_keeps_its_cases(databa
                 conn.execute(text("ALTER TABLE cases ALTER COLUMN id SET DEFAULT nextval('cases_id_seq')"))
         assert old.migrate() == 1
     finally:
-        store_module.MIGRATIONS = real
+        schema_module.MIGRATIONS = real
     old.close()
     # A case written at level 1 (the columns of then only).
     cipher_store = CaseStore.from_url(database_url, [key])
@@ -165,7 +165,7 @@ def test_a_database_made_before_hand_over_is_migrated_and_keeps_its_cases(databa
                 "conversation": cipher_store._cipher.encrypt(CHILD.as_dict()),
             },
         )
-    assert cipher_store.migrate() == store_module.SCHEMA_VERSION
+    assert cipher_store.migrate() == schema_module.SCHEMA_VERSION
     columns = {c["name"] for c in inspect(cipher_store.engine).get_columns("cases")}
     assert {"assignee", "held", "held_since", "outcome"} <= columns
     handovers = Handovers(cipher_store)

@@ -422,6 +422,8 @@ def test_the_widget_is_usable_by_keyboard_alone(visit: Visit) -> None:
     page.keyboard.type("Hello")
     page.keyboard.press("Enter")
     visit._replies_after(before)
+    # The buttons come with the last of the replies, which may arrive a moment after the first.
+    page.wait_for_selector(".amaan-choice")
     for _ in range(10):
         page.keyboard.press("Shift+Tab")
         if page.evaluate("document.activeElement.classList.contains('amaan-choice')"):

@@ -5,29 +5,28 @@ Every write is one transaction, committed before the method returns: a caller th
 schema missing) comes out as ``CaseStoreError``, and a failed write changes nothing.
 
 The schema is created or migrated by ``migrate()`` (``make run`` calls it on start, and the store
-calls it on first use in each process): a table ``amaan_schema`` holds the level each component
-is at, and the steps in ``MIGRATIONS`` bring it up to date, under an advisory lock on PostgreSQL so
-that two processes starting together do not race.
+calls it on first use in each process), with the steps in ``bot.cases.schema``. The values the
+store takes and gives are in ``bot.cases.records``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from sqlalchemy import create_engine, delete, inspect, select, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import delete, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from bot.cases import schema
 from bot.cases.crypto import CaseCipher, InvalidToken
-from bot.cases.models import STATUSES, Case, CaseMessage, CounselorPresence, SchemaVersion, utcnow
+from bot.cases.models import STATUSES, Case, CaseMessage, utcnow
+from bot.cases.records import CaseMeta, CaseStoreError, CaseUpdate, Conversation, Recorded, merge_contents
 from bot.cases.reference import new_reference
+from bot.cases.schema import SCHEMA_VERSION, engine_for, migrate_component
 from bot.cases.triage import higher_risk
 
 __all__ = [
@@ -45,205 +44,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-MAX_EXCERPTS = 20
-MAX_EXCERPT_CHARS = 2000
 _COMPONENT = "cases"
-_PG_LOCK_KEY = 0x414D41414E  # "AMAAN"
-
-
-class CaseStoreError(RuntimeError):
-    """The case database could not be read or written; nothing was changed."""
-
-
-@dataclass(frozen=True)
-class Conversation:
-    """Which chat a case came from: the channel and that channel's sender id."""
-
-    channel: str
-    sender_id: str
-
-    def as_dict(self) -> Dict[str, str]:
-        return {"channel": self.channel, "sender_id": self.sender_id}
-
-
-@dataclass(frozen=True)
-class CaseMeta:
-    """What may be shown without decrypting: the queue's view of a case."""
-
-    reference: str
-    risk: str
-    status: str
-    channel: str
-    language: Optional[str]
-    audience: Optional[str]
-    created_at: datetime
-    updated_at: datetime
-    closed_at: Optional[datetime]
-    assignee: Optional[str] = None
-    held: bool = False
-    held_since: Optional[datetime] = None
-    outcome: Optional[str] = None
-
-    @classmethod
-    def of(cls, case: Case) -> CaseMeta:
-        return cls(
-            reference=case.reference,
-            risk=case.risk,
-            status=case.status,
-            channel=case.channel,
-            language=case.language,
-            audience=case.audience,
-            created_at=case.created_at,
-            updated_at=case.updated_at,
-            closed_at=case.closed_at,
-            assignee=case.assignee,
-            held=bool(case.held),
-            held_since=case.held_since,
-            outcome=case.outcome,
-        )
-
-
-@dataclass(frozen=True)
-class CaseUpdate:
-    """What one turn of the conversation adds to a case.
-
-    Attributes:
-        origin: ``report`` (the form), ``disclosure`` (the danger net), ``counselor_request``
-            ("talk to a person") or ``urgent_answer`` ("is anyone in danger now?" answered yes).
-        risk: the risk this update alone implies (``bot.cases.triage.triage``).
-        answers: report answers by question (``reporter``, ``harm``, ``where``...).
-        disclosure: ``{"kind", "source"}`` when the danger net fired.
-        excerpt: the user's own words, kept only encrypted (a disclosure, for example).
-    """
-
-    origin: str
-    risk: str = "normal"
-    language: Optional[str] = None
-    audience: Optional[str] = None
-    answers: Dict[str, str] = field(default_factory=dict)
-    disclosure: Optional[Dict[str, str]] = None
-    excerpt: Optional[str] = None
-    counselor_requested: bool = False
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """The case after a ``record``: whether it is new, and whether its risk went up."""
-
-    case: CaseMeta
-    created: bool
-    risk_raised: bool
-
-
-def merge_contents(document: Dict[str, Any], update: CaseUpdate, now: datetime) -> Dict[str, Any]:
-    """The encrypted document with ``update`` merged in (answers overwrite, the rest appends)."""
-    doc = dict(document)
-    at = now.isoformat(timespec="seconds")
-    doc.setdefault("version", 1)
-    doc["origins"] = list(dict.fromkeys([*doc.get("origins", []), update.origin]))
-    answers = dict(doc.get("answers", {}))
-    for key, value in update.answers.items():
-        if value in (None, ""):
-            continue
-        if value == "skipped" and answers.get(key) not in (None, "skipped"):
-            continue  # a later "skip" does not erase an earlier answer
-        answers[key] = value
-    doc["answers"] = answers
-    if update.disclosure:
-        doc["disclosures"] = [*doc.get("disclosures", []), {**update.disclosure, "at": at}]
-    if update.excerpt:
-        excerpts = [*doc.get("excerpts", []), {"at": at, "text": update.excerpt[:MAX_EXCERPT_CHARS]}]
-        doc["excerpts"] = excerpts[-MAX_EXCERPTS:]
-    if update.counselor_requested:
-        doc["counselor_requested_at"] = at
-    doc["history"] = [*doc.get("history", []), {"at": at, "origin": update.origin, "risk": update.risk}]
-    return doc
-
-
-def _migrate_v1(conn: Connection) -> None:
-    Case.__table__.create(conn, checkfirst=True)
-
-
-def _migrate_v2(conn: Connection) -> None:
-    """Hand-over: who a case is assigned to, whether a counselor holds the chat, the outcome, and
-    the messages exchanged meanwhile. (A database created at level 2 already has the columns.)"""
-    have = {column["name"] for column in inspect(conn).get_columns("cases")}
-    false = "false" if conn.dialect.name == "postgresql" else "0"
-    timestamp = "TIMESTAMP" if conn.dialect.name == "postgresql" else "DATETIME"
-    for name, ddl in (
-        ("assignee", "VARCHAR(64)"),
-        ("held", f"BOOLEAN NOT NULL DEFAULT {false}"),
-        ("held_since", timestamp),
-        ("outcome", "VARCHAR(32)"),
-    ):
-        if name not in have:
-            conn.execute(text(f"ALTER TABLE cases ADD COLUMN {name} {ddl}"))
-    CaseMessage.__table__.create(conn, checkfirst=True)
-
-
-def _migrate_v3(conn: Connection) -> None:
-    """Availability: which counselors are signed in to the console (``bot.cases.availability``)."""
-    CounselorPresence.__table__.create(conn, checkfirst=True)
-
-
-# (level, step): each step brings the schema from the previous level to its own.
-MIGRATIONS: List[Tuple[int, Callable[[Connection], None]]] = [(1, _migrate_v1), (2, _migrate_v2), (3, _migrate_v3)]
-SCHEMA_VERSION = MIGRATIONS[-1][0]
-
-
-def migrate_component(
-    engine: Engine,
-    component: str,
-    migrations: Sequence[Tuple[int, Callable[[Connection], None]]],
-    lock_key: int = _PG_LOCK_KEY,
-) -> int:
-    """Bring ``component``'s tables up to the last level of ``migrations``, in one transaction, under
-    an advisory lock on PostgreSQL (two processes starting together do not race); the level reached
-    is kept in ``amaan_schema``. Returns that level."""
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key})
-        SchemaVersion.__table__.create(conn, checkfirst=True)
-        current = conn.execute(
-            select(SchemaVersion.version).where(SchemaVersion.component == component)
-        ).scalar_one_or_none()
-        level = current or 0
-        for version, step in migrations:
-            if version > level:
-                step(conn)
-                level = version
-        if current is None:
-            conn.execute(SchemaVersion.__table__.insert().values(component=component, version=level))
-        elif level != current:
-            conn.execute(
-                SchemaVersion.__table__.update().where(SchemaVersion.component == component).values(version=level)
-            )
-    return level
-
-
-def engine_for(url: str) -> Engine:
-    """An engine for a ``DATABASE_URL`` (``postgres://`` is accepted for ``postgresql://``)."""
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://") :]
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[1] if "///" in url else ""
-        if path and path != ":memory:":
-            _private_file(Path(path))
-        return create_engine(url, future=True, connect_args={"timeout": 5, "check_same_thread": False})
-    return create_engine(
-        url, future=True, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args={"connect_timeout": 3}
-    )
-
-
-def _private_file(path: Path) -> None:
-    """Create the SQLite file readable by its owner only (its clear columns are still metadata).
-    If that fails, SQLite fails too when first used, and that comes out as ``CaseStoreError``."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-    except OSError:
-        logger.warning("cases.sqlite.file_unavailable")
 
 
 class CaseStore:
@@ -268,7 +69,7 @@ class CaseStore:
     def migrate(self) -> int:
         """Create or migrate the schema; returns the level it is at."""
         with self._guard("migrate"):
-            level = migrate_component(self.engine, _COMPONENT, MIGRATIONS)
+            level = migrate_component(self.engine, _COMPONENT, schema.MIGRATIONS)
         self._migrated = True
         return level
 

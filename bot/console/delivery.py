@@ -33,7 +33,7 @@ class Delivery:
     """Posts hand-over events to the Rasa server. ``start()`` when the app starts, ``close()`` when it stops."""
 
     # Longer than the Rasa server may wait out a platform's flood limit before it answers (Telegram's
-    # RetryAfter, up to 60 s in channels/telegram.py): a slow delivery is reported as it ends, never
+    # RetryAfter, up to 60 s in channels/telegram/output.py): a slow delivery is reported as it ends, never
     # as "not delivered" while it may still arrive.
     def __init__(self, base_url: str, token: Optional[str], timeout: float = 75.0):
         self.url = base_url.rstrip("/") + DELIVER_PATH
