@@ -56,8 +56,8 @@ test: train $(CHROMIUM) ## validate data, run the pytest suite (browser tests to
 	$(PY) -m rasa test core --stories tests/stories --model "$$($(PY) -m bot model-path)" \
 	  --fail-on-prediction-errors --out .run/story-results
 
-eval: train ## per-language precision/recall/F1 and the danger net's recall on the held-out set
-	$(PY) -m bot eval --json reports/eval.json
+eval: train ## figures and gates on the evaluation sets (tests/nlu); fails when a gate does not hold
+	$(PY) -m bot eval --quiet --json docs/figures/eval.json
 
 bench: train ## load test over REST against a `rasa init` baseline bot, with ratios
 	$(PY) bench/run.py

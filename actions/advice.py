@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -23,27 +23,30 @@ class ActionGiveAdvice(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        topic = TOPIC_INTENTS.get(intent or "") or tracker.get_slot("topic")
-        lang = reply_language(tracker)
-        if topic not in library().topics:
-            dispatcher.utter_message(
-                text=library().message("followup_without_topic", lang), buttons=topic_buttons(lang)
-            )
-            return []
-        audience = audience_of(tracker)
-        text = library().advice(topic, audience, lang)
-        if audience:
-            buttons = followup_buttons(lang, audience)
-            if topic in REPORTABLE_TOPICS:  # "a button after advice" starts the confidential report
-                buttons.append({"title": library().message("button_make_report", lang), "payload": "/request_report"})
-            dispatcher.utter_message(text=text, buttons=buttons)
-        else:
-            # Advice first, then ask who is chatting so the next answer fits them.
-            dispatcher.utter_message(text=text)
-            dispatcher.utter_message(
-                text=library().message("ask_audience_after_advice", lang), buttons=audience_buttons(lang)
-            )
-        return [SlotSet("topic", topic)]
+        return give_advice(dispatcher, tracker, TOPIC_INTENTS.get(intent or "") or tracker.get_slot("topic"))
+
+
+def give_advice(dispatcher: CollectingDispatcher, tracker: Tracker, topic: Optional[str]) -> List[EventType]:
+    """``topic``'s advice for the person asking, with the follow-up buttons (or, when who is asking is
+    not known yet, the question who it is); the topic menu when there is no such topic."""
+    lang = reply_language(tracker)
+    if topic not in library().topics:
+        dispatcher.utter_message(text=library().message("followup_without_topic", lang), buttons=topic_buttons(lang))
+        return []
+    audience = audience_of(tracker)
+    text = library().advice(topic, audience, lang)
+    if audience:
+        buttons = followup_buttons(lang, audience)
+        if topic in REPORTABLE_TOPICS:  # "a button after advice" starts the confidential report
+            buttons.append({"title": library().message("button_make_report", lang), "payload": "/request_report"})
+        dispatcher.utter_message(text=text, buttons=buttons)
+    else:
+        # Advice first, then ask who is chatting so the next answer fits them.
+        dispatcher.utter_message(text=text)
+        dispatcher.utter_message(
+            text=library().message("ask_audience_after_advice", lang), buttons=audience_buttons(lang)
+        )
+    return [SlotSet("topic", topic)]
 
 
 class ActionAnswerFollowup(Action):

@@ -1,7 +1,7 @@
 """The danger safety net's reply, the media policy, and asking for a person.
 
 A disclosure is answered at once with reassurance and the helplines, then an offer to talk to a
-counselor. It also opens a case for the counselors on its own (urgent for abuse, threats,
+counselor; so is "yes" to a check-in (``actions.check_in``), as a disclosure confirmed. It also opens a case for the counselors on its own (urgent for abuse, threats,
 coercion, blackmail and self-harm), or adds to the conversation's open case, even if the user never
 files a report. The ``escalation`` slot records it (kind, source, time, reference; never the text).
 "talk to a person" escalates straight away: a case in the counselors' queue, with whatever the
@@ -20,11 +20,12 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.cases import case_desk, escalation, off_loop, record_case
+from actions.check_in import open_check_in
 from actions.common import audience_of, fill, library, reply_language
 from actions.report.answers import REPORT_FORM, answers_from_disclosure, report_answers, report_risk, reset_report
 from bot.cases import CaseStoreError, CaseUpdate, triage
 from bot.cases.availability import Availability
-from bot.safety import read_disclosure
+from bot.safety import DISCLOSURE_INTENTS, read_disclosure
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,15 @@ def _hours(lang: str) -> str:
     return get_settings().hours.describe(lang)
 
 
+def _disclosed_words(tracker: Tracker, confirmed: bool) -> Optional[str]:
+    """The user's own words for the case (kept encrypted): the message itself, or, when a check-in
+    was confirmed, the message the check-in asked about and the answer."""
+    said = [e.get("text") or "" for e in tracker.events if e.get("event") == "user"]
+    if confirmed and len(said) >= 2:
+        return f"{said[-2]}\n{said[-1]}"
+    return tracker.latest_message.get("text") or None
+
+
 class ActionDangerSupport(Action):
     """Reassurance, emergency and helpline numbers, and an offer of a counselor."""
 
@@ -51,9 +61,16 @@ class ActionDangerSupport(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        read = read_disclosure(
-            intent, tracker.latest_message.get("entities") or [], tracker.get_slot("danger_kind")
-        ) or {"kind": "unspecified", "source": "classifier"}
+        check = open_check_in(tracker)
+        # "Yes" to a check-in (or a second possible disclosure after it) confirms the disclosure.
+        confirmed = check is not None and intent not in DISCLOSURE_INTENTS
+        if check is not None and confirmed:
+            again = tracker.latest_message.get("danger") or {}
+            read = {"kind": again.get("kind") or check.get("kind") or "unspecified", "source": "check_in"}
+        else:
+            read = read_disclosure(
+                intent, tracker.latest_message.get("entities") or [], tracker.get_slot("danger_kind")
+            ) or {"kind": "unspecified", "source": "classifier"}
         kind, source = read["kind"], read["source"]
         lang = reply_language(tracker)
         audience = audience_of(tracker)
@@ -65,18 +82,18 @@ class ActionDangerSupport(Action):
             "safety.disclosure kind=%s source=%s language=%s audience=%s", kind, source, lang, audience or "unknown"
         )
         update = CaseUpdate(
-            origin="disclosure",
+            origin="check_in" if confirmed else "disclosure",
             risk=triage(disclosure_kinds=[kind]),
             language=lang,
             audience=audience,
             disclosure={"kind": kind, "source": source},
-            excerpt=tracker.latest_message.get("text") or None,
+            excerpt=_disclosed_words(tracker, confirmed),
         )
         try:
             reference: Optional[str] = (await record_case(tracker, update)).case.reference
         except CaseStoreError:
             reference = None  # the helplines are out; no word about a case that was not written
-        events: List[EventType] = [SlotSet("danger_kind", kind)]
+        events: List[EventType] = [SlotSet("danger_kind", kind), SlotSet("danger_check", None)]
         if tracker.active_loop.get("name") == REPORT_FORM:
             # Mid-report: no offer to answer, the form goes on (and keeps a typed answer).
             key = "danger_support_in_report" if reference else "danger_support_in_report_unsaved"

@@ -4,7 +4,8 @@ Commands:
   train [--force]    train a model unless one is cached for the current config and data
   model-path         print the cached model's path for the current config and data
   run                start the Rasa and action servers (what ``make run`` does)
-  eval               evaluate on the held-out set in tests/nlu (what ``make eval`` does)
+  eval [--json F] [--quiet]
+                     figures and gates on the sets in tests/nlu (what ``make eval`` does)
   check-content      list problems in data/content (missing audiences, languages, placeholders)
   purge [--dry-run]  delete cases closed more than CASE_RETENTION_DAYS ago (for cron)
   new-key            print a new case encryption key (see docs/REPORTING.md for rotation)
@@ -44,6 +45,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     run.add_argument("--console-port", type=int, default=None, help="console port (default: $CONSOLE_PORT or 8080)")
     evaluate = commands.add_parser("eval", help="evaluate NLU and the danger net on the held-out set")
     evaluate.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    evaluate.add_argument("--quiet", action="store_true", help="figures only, not the development sets' errors")
+    evaluate.add_argument("--dev-only", action="store_true", help="the development sets only (while changing things)")
     commands.add_parser("check-content", help="list problems in the reply content")
     from bot.cases.cli import COMMANDS as CASE_COMMANDS
     from bot.cases.cli import add_commands as add_case_commands
@@ -79,9 +82,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         return run_main(args.port, args.actions_port, args.console_port)
     if args.command == "eval":
-        from bot.evaluate import main as eval_main
+        from bot.evaluation import main as eval_main
 
-        return eval_main(args.json)
+        return eval_main(args.json, show_errors=not args.quiet, dev_only=args.dev_only)
     if args.command in CASE_COMMANDS:
         from bot.cases.cli import run_command
 

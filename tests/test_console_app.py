@@ -283,6 +283,7 @@ async def test_the_queue_puts_urgent_cases_first_then_who_waited_longest(kit: Ki
     assert set(rows[0]) == {
         "reference",
         "risk",
+        "opened_by",
         "status",
         "channel",
         "language",

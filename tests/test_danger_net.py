@@ -1687,6 +1687,25 @@ LATER_BENIGN = [
 ]
 
 
+# Levantine and Egyptian Arabizi: pictures demanded "or he tells everyone", a coach filming children
+# changing (found on the development set, 2026-12-05; worded here afresh).
+ARABIZI_DISCLOSURES = [
+    ("fi wa7ad bel game bdo yani ab3atlo sowar w ana metdaye2", "disclose_harm"),
+    ("iza ma ba3atlo sora tanye by2ol ra7 yfda7ni 3end ahli", "disclose_harm"),
+    ("el mudarreb sawwarna w e7na bnghayar hdomna", "disclose_harm"),
+    ("fel locker room kan byswarni men ta7t el bab", "disclose_harm"),
+]
+ARABIZI_BENIGN = [
+    "okhti ra7 t2ol la mama iza ma 3tetha el charger",
+    "lazem eb3at sowar el trip lal group",
+    "iza ma b3att el video lal project el mis ra7 ta3tini zero",
+    "byswarna fel 7aflet el madrase w nshar el sowar 3al insta",
+    "3ayez ab3atlo video 3eed milad le sa7bi",
+]
+LATER_DISCLOSURES += ARABIZI_DISCLOSURES
+LATER_BENIGN += ARABIZI_BENIGN
+
+
 @pytest.mark.parametrize(("text", "intent"), LATER_DISCLOSURES)
 def test_later_disclosures_fire(net: DangerNet, text: str, intent: str) -> None:
     found = net.assess(text)
@@ -1727,7 +1746,7 @@ def test_loader_rejects_an_unknown_kind_in_phrases() -> None:
 
 def test_lexicon_uses_only_known_kinds_and_compiles() -> None:
     data = _lexicon()
-    assert set(data) == {"patterns", "phrases", "idioms"}
+    assert set(data) == {"patterns", "phrases", "idioms", "softeners"}
     assert set(data["idioms"]) == {"en", "ar"}
     for layer in ("patterns", "phrases"):
         assert set(data[layer]) == {"en", "ar"}

@@ -6,7 +6,8 @@ import pytest
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.danger import DangerNetClassifier, decide, is_figure_of_speech
+from bot.nlu.danger import DangerNetClassifier, Thresholds, decide, is_figure_of_speech
+from bot.nlu.disclosure import PROBABILITY_KEY
 from bot.nlu.normalizer import ArabicNormalizer
 from bot.nlu.signals import SignalExtractor
 from bot.safety.net import DangerNet
@@ -18,28 +19,65 @@ def ranking(**scores: float) -> List[Dict[str, Any]]:
     return [{"name": k, "confidence": v} for k, v in sorted(scores.items(), key=lambda kv: -kv[1])]
 
 
+T = Thresholds.from_config(DangerNetClassifier.get_default_config())
+
+
 def test_net_decides_first() -> None:
-    assert decide("he is blackmailing me", ranking(greet=0.9), NET, 0.35) == ("disclose_harm", "blackmail", "net")
+    found = decide("he is blackmailing me", ranking(greet=0.9), NET, T, scorer=0.1)
+    assert (found.tier, found.intent, found.kind, found.source) == ("clear", "disclose_harm", "blackmail", "net")
 
 
-def test_classifier_catches_what_the_lexicon_misses() -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what should a teen do if someone is blackmailing them",  # a general question
+        "for my school project: what happens when someone is blackmailing you",
+        "my sister is blackmailing me to do her chores lol",  # a joke
+        "لو احد يبتزني بصوري وش اسوي؟ سؤال عام",
+    ],
+)
+def test_a_lexicon_hit_in_a_general_question_or_a_joke_is_only_uncertain(text: str) -> None:
+    assert NET.assess(text) is not None, "the lexicon still reads it"
+    found = decide(text, ranking(ask_sextortion=0.9), NET, T, scorer=0.2)
+    assert (found.tier, found.source) == ("uncertain", "net")
+
+
+def test_one_classifier_alone_asks_for_a_check_in() -> None:
     text = "something happened and i feel weird about it"
     assert NET.assess(text) is None
-    assert decide(text, ranking(ask_grooming=0.5, disclose_harm=0.4), NET, 0.35) == (
+    by_diet = decide(text, ranking(ask_grooming=0.5, disclose_harm=0.4), NET, T, scorer=0.1)
+    assert (by_diet.tier, by_diet.intent, by_diet.kind, by_diet.asked) == (
+        "uncertain",
         "disclose_harm",
         "unspecified",
-        "model",
+        "ask_grooming",
     )
+    by_scorer = decide(text, ranking(ask_grooming=0.9, disclose_harm=0.05), NET, T, scorer=0.8)
+    assert by_scorer.tier == "uncertain"
     # Also when the FallbackClassifier put nlu_fallback on top.
-    assert decide(text, ranking(nlu_fallback=0.55, disclose_self_harm=0.36), NET, 0.35)[0] == "disclose_self_harm"
+    assert decide(text, ranking(nlu_fallback=0.55, disclose_self_harm=0.36), NET, T, 0.1).intent == "disclose_self_harm"
 
 
-def test_classifier_below_threshold_is_not_a_disclosure() -> None:
-    assert decide("tell me about games", ranking(ask_gaming=0.8, disclose_harm=0.2), NET, 0.35) is None
+def test_both_classifiers_sure_make_a_clear_disclosure_unless_softened() -> None:
+    text = "something happened and i feel weird about it"
+    assert decide(text, ranking(disclose_harm=0.95), NET, T, scorer=0.9).tier == "clear"
+    assert decide(text, ranking(disclose_harm=0.95), NET, T, scorer=0.3).tier == "uncertain"
+    assert decide(text + " lol", ranking(disclose_harm=0.95), NET, T, scorer=0.9).tier == "uncertain"
+
+
+def test_classifiers_below_threshold_are_not_a_disclosure() -> None:
+    assert decide("tell me about games", ranking(ask_gaming=0.8, disclose_harm=0.2), NET, T, scorer=0.3) is None
+
+
+def test_thresholds_can_differ_by_language() -> None:
+    config = {**DangerNetClassifier.get_default_config(), "check_in_threshold": {"en": 0.35, "ar": 0.6}}
+    per_language = Thresholds.from_config(config)
+    assert per_language.tier("something happened", 0.5, 0.0) == "uncertain"
+    assert per_language.tier("صار شي غريب", 0.5, 0.0) is None
 
 
 def test_figure_of_speech_needs_the_lexicon() -> None:
-    assert decide("i'm dying of boredom", ranking(disclose_self_harm=0.6), NET, 0.35) is None
+    assert decide("i'm dying of boredom", ranking(disclose_self_harm=0.6), NET, T, scorer=0.9) is None
 
 
 @pytest.mark.parametrize(
@@ -72,7 +110,8 @@ def test_a_disclosure_is_never_demoted(text: str) -> None:
         **{INTENT: {"name": "disclose_harm", "confidence": 0.9}, INTENT_RANKING_KEY: ranking(disclose_harm=0.9)},
     )
     DangerNetClassifier({}).process([message])
-    assert message.get(INTENT)["name"] in ("disclose_harm", "disclose_self_harm")
+    # Never dropped: a crisis reply, or (beside "lol") a check-in that still gives the helplines.
+    assert message.get(INTENT)["name"] in ("disclose_harm", "disclose_self_harm", "possible_disclosure")
     assert not is_figure_of_speech(text, "greet", NET)
 
 
@@ -88,6 +127,21 @@ def test_danger_component_overrides_intent_and_adds_kind() -> None:
     assert message.get(INTENT) == {"name": "disclose_harm", "confidence": 1.0}
     assert message.get(INTENT_RANKING_KEY)[0]["name"] == "disclose_harm"
     assert {"entity": "danger_kind", "value": "blackmail"}.items() <= message.get(ENTITIES)[0].items()
+
+
+def test_danger_component_asks_for_a_check_in_and_keeps_what_was_asked() -> None:
+    message = _message(
+        "what should someone do if they are being blackmailed online",
+        **{
+            INTENT: {"name": "ask_sextortion", "confidence": 0.9},
+            INTENT_RANKING_KEY: ranking(ask_sextortion=0.9),
+            PROBABILITY_KEY: 0.2,
+        },
+    )
+    DangerNetClassifier({}).process([message])
+    assert message.get(INTENT) == {"name": "possible_disclosure", "confidence": 1.0}
+    assert message.get("danger")["asked"] == "ask_sextortion" and message.get("danger")["kind"] == "blackmail"
+    assert not [e for e in message.get(ENTITIES, []) if e.get("entity") == "danger_kind"]
 
 
 def test_danger_component_leaves_ordinary_messages_alone() -> None:

@@ -35,7 +35,7 @@ FORM_SLOTS = (*parse.QUESTIONS, "report_phone", "report_confirm", "report_change
 # Slots the form fills, and the ones it uses on the way; all reset when a report starts or ends.
 REPORT_SLOTS = (*FORM_SLOTS, "report_harm_text")
 # A disclosure typed as the answer to "what kind of harm?" answers it.
-_KIND_TO_HARM = {"blackmail": "blackmail", "meeting": "grooming"}
+_KIND_TO_HARM = {"blackmail": "blackmail", "meeting": "grooming", "images": "images"}
 
 
 def report_answers(tracker: Tracker) -> Dict[str, str]:

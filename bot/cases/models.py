@@ -81,6 +81,9 @@ class Case(Base):
     held = Column(Boolean, nullable=False, default=False, server_default="0", index=True)
     held_since = Column(UTCDateTime, nullable=True)
     outcome = Column(String(32), nullable=True)
+    # How the case was opened (the first update's origin): disclosure, check_in, report,
+    # counselor_request or urgent_answer. Metadata, in clear, so the queue can show it.
+    opened_by = Column(String(32), nullable=True)
 
 
 class CaseMessage(Base):

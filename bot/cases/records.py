@@ -47,6 +47,7 @@ class CaseMeta:
     held: bool = False
     held_since: Optional[datetime] = None
     outcome: Optional[str] = None
+    opened_by: Optional[str] = None
 
     @classmethod
     def of(cls, case: Case) -> CaseMeta:
@@ -64,6 +65,7 @@ class CaseMeta:
             held=bool(case.held),
             held_since=case.held_since,
             outcome=case.outcome,
+            opened_by=case.opened_by,
         )
 
 
@@ -72,8 +74,9 @@ class CaseUpdate:
     """What one turn of the conversation adds to a case.
 
     Attributes:
-        origin: ``report`` (the form), ``disclosure`` (the danger net), ``counselor_request``
-            ("talk to a person") or ``urgent_answer`` ("is anyone in danger now?" answered yes).
+        origin: ``report`` (the form), ``disclosure`` (a clear disclosure the danger net caught),
+            ``check_in`` (a possible disclosure the user confirmed), ``counselor_request`` ("talk
+            to a person") or ``urgent_answer`` ("is anyone in danger now?" answered yes).
         risk: the risk this update alone implies (``bot.cases.triage.triage``).
         answers: report answers by question (``reporter``, ``harm``, ``where``...).
         disclosure: ``{"kind", "source"}`` when the danger net fired.

@@ -51,8 +51,19 @@ def _migrate_v3(conn: Connection) -> None:
     CounselorPresence.__table__.create(conn, checkfirst=True)
 
 
+def _migrate_v4(conn: Connection) -> None:
+    """Triage: how each case was opened (a clear disclosure, a confirmed check-in, a report...)."""
+    if "opened_by" not in {column["name"] for column in inspect(conn).get_columns("cases")}:
+        conn.execute(text("ALTER TABLE cases ADD COLUMN opened_by VARCHAR(32)"))
+
+
 # (level, step): each step brings the schema from the previous level to its own.
-MIGRATIONS: List[Tuple[int, Callable[[Connection], None]]] = [(1, _migrate_v1), (2, _migrate_v2), (3, _migrate_v3)]
+MIGRATIONS: List[Tuple[int, Callable[[Connection], None]]] = [
+    (1, _migrate_v1),
+    (2, _migrate_v2),
+    (3, _migrate_v3),
+    (4, _migrate_v4),
+]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

@@ -109,6 +109,7 @@ class CaseStore:
                     channel=conversation.channel,
                     language=update.language,
                     audience=update.audience,
+                    opened_by=update.origin,
                     created_at=now,
                     updated_at=now,
                     conversation=self._cipher.encrypt(conversation.as_dict()),

@@ -20,7 +20,7 @@ __all__ = ["RISKS", "URGENT_KINDS", "HIGH_KINDS", "triage", "higher_risk"]
 RISKS = ("normal", "high", "urgent")
 # Danger-net kinds (bot.safety.net.DANGER_KINDS) that make a case urgent or high on their own.
 # "unspecified" is a disclosure the classifier caught without a lexicon kind: when in doubt, urgent.
-URGENT_KINDS = frozenset({"self_harm", "coercion", "blackmail", "threat", "abuse", "unspecified"})
+URGENT_KINDS = frozenset({"self_harm", "coercion", "blackmail", "threat", "abuse", "images", "unspecified"})
 HIGH_KINDS = frozenset({"meeting"})
 # Report-form answers to "what kind of harm?" that make a case high.
 HIGH_HARMS = frozenset({"blackmail", "grooming", "images"})

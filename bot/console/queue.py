@@ -27,6 +27,7 @@ def row(case: CaseMeta) -> Dict[str, Any]:
     return {
         "reference": case.reference,
         "risk": case.risk,
+        "opened_by": case.opened_by or "",
         "status": case.status,
         "channel": case.channel,
         "language": case.language or "",

@@ -1,5 +1,19 @@
 """The danger safety net: finds disclosures of harm in a message, on its own or inside the NLU."""
 
-from bot.safety.net import DANGER_KINDS, DISCLOSURE_INTENTS, DangerAssessment, DangerNet, read_disclosure
+from bot.safety.net import (
+    DANGER_KINDS,
+    DISCLOSURE_INTENTS,
+    POSSIBLE_DISCLOSURE,
+    DangerAssessment,
+    DangerNet,
+    read_disclosure,
+)
 
-__all__ = ["DangerAssessment", "DangerNet", "DANGER_KINDS", "DISCLOSURE_INTENTS", "read_disclosure"]
+__all__ = [
+    "DangerAssessment",
+    "DangerNet",
+    "DANGER_KINDS",
+    "DISCLOSURE_INTENTS",
+    "POSSIBLE_DISCLOSURE",
+    "read_disclosure",
+]

@@ -7,7 +7,10 @@ The net is a pure function over normalized text: ``DangerNet.load().assess(text)
 * ``phrases``: short phrases matched against windows of the same number of words, allowing one
   typo for phrases of 5-9 letters and two from 10 letters on ("blakmailing me", "يبتزنى");
 * ``idioms``: figures of speech blanked out before matching ("dying of boredom", "مت من الضحك"),
-  so that they raise no alarm while a real disclosure elsewhere in the same message still does.
+  so that they raise no alarm while a real disclosure elsewhere in the same message still does;
+* ``softeners``: framings that make a hit uncertain rather than clear (a general or hypothetical
+  question, a school project, a story from the news, a joke): ``is_softened``. The NLU component
+  answers those with a check-in instead of the crisis reply.
 
 Recall beats precision: every language's lexicon is tried on every message, because people mix
 scripts. The NLU component ``bot.nlu.danger.DangerNetClassifier`` combines the net with the intent
@@ -32,14 +35,20 @@ __all__ = [
     "DangerNet",
     "DANGER_KINDS",
     "DISCLOSURE_INTENTS",
+    "POSSIBLE_DISCLOSURE",
     "DEFAULT_LEXICON",
     "read_disclosure",
 ]
 
-DANGER_KINDS = ("self_harm", "abuse", "threat", "coercion", "blackmail", "meeting")
+DANGER_KINDS = ("self_harm", "abuse", "threat", "coercion", "blackmail", "images", "meeting")
 # The intents that mean "harm disclosed"; the kind decides which.
 DISCLOSURE_INTENTS = ("disclose_harm", "disclose_self_harm")
+# The intent of a message the classifier alone reads as a possible disclosure (``bot.nlu.danger``):
+# a check-in with the helplines, and a case only if the user says something is happening.
+POSSIBLE_DISCLOSURE = "possible_disclosure"
 DEFAULT_LEXICON = Path(__file__).resolve().parents[2] / "data" / "safety" / "danger.yml"
+# Laughing emoji: normalization turns emoji into spaces, so they are looked for in the raw text.
+_LAUGHING = re.compile("[\U0001f602\U0001f923\U0001f606\U0001f639]")
 # Very long messages are fuzzy-matched on their first and last this many words: linear, not free.
 _FUZZY_MAX_WORDS = 400
 
@@ -72,10 +81,12 @@ class DangerNet:
         patterns: List[Tuple[str, str, re.Pattern[str]]],
         phrases: List[_Phrase],
         idioms: Optional[List[re.Pattern[str]]] = None,
+        softeners: Optional[List[re.Pattern[str]]] = None,
     ):
         self._patterns = patterns
         self._phrases = phrases
         self._idioms = idioms or []
+        self._softeners = softeners or []
 
     @classmethod
     def from_dict(cls, data: Dict) -> DangerNet:
@@ -97,10 +108,12 @@ class DangerNet:
                     letters = len(text.replace(" ", ""))
                     edits = 0 if letters < 5 else 1 if letters < 10 else 2
                     phrases.append(_Phrase(kind, text, len(text.split()), edits))
-        idioms = [
-            re.compile(_normalize_pattern(p)) for by_lang in (data.get("idioms") or {}).values() for p in by_lang or []
-        ]
-        return cls(patterns, phrases, idioms)
+
+        def regexes(section: str) -> List[re.Pattern[str]]:
+            by_language = (data.get(section) or {}).values()
+            return [re.compile(_normalize_pattern(p)) for items in by_language for p in items or []]
+
+        return cls(patterns, phrases, regexes("idioms"), regexes("softeners"))
 
     @classmethod
     def load(cls, path: Path = DEFAULT_LEXICON) -> DangerNet:
@@ -111,6 +124,13 @@ class DangerNet:
         """True when the text holds a figure of speech from the lexicon ("dying of boredom")."""
         normalized = normalize_for_matching(text)
         return any(idiom.search(normalized) for idiom in self._idioms)
+
+    def is_softened(self, text: str) -> bool:
+        """True when the message is framed as a general question, a story or a joke (``softeners``)."""
+        if _LAUGHING.search(text):
+            return True
+        normalized = normalize_for_matching(text)
+        return any(softener.search(normalized) for softener in self._softeners)
 
     def assess(self, text: str) -> Optional[DangerAssessment]:
         """The first disclosure found in ``text``, or None."""

@@ -63,6 +63,10 @@
         pill.textContent = words["risk_" + row.risk] || row.risk;
         risk.appendChild(pill);
         tr.appendChild(risk);
+        var opened = cell(row.opened_by ? words["opened_by_" + row.opened_by] || row.opened_by : "\u2014");
+        opened.setAttribute("data-testid", "opened-by");
+        opened.setAttribute("data-opened-by", row.opened_by);
+        tr.appendChild(opened);
         tr.appendChild(cell((words["status_" + row.status] || row.status) + (row.held ? " · " + words.held : "")));
         tr.appendChild(cell(row.channel));
         tr.appendChild(cell(row.language));

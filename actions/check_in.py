@@ -1,0 +1,79 @@
+"""The check-in: the answer to a message that may disclose harm but may just as well be an ordinary
+question (``bot.nlu.danger``'s "uncertain" tier: a classifier alone, or a lexicon hit in a general
+question, a story from the news or a joke).
+
+The helplines come first, as for any disclosure, then one question with two buttons: is something
+like this happening to you or someone you know? No case is opened, so a parent's everyday
+question puts nothing in the counselors' queue. "Yes" (or a second possible disclosure straight
+after) is a disclosure: ``ActionDangerSupport`` gives the crisis reply and opens an urgent case,
+marked as opened by a confirmed check-in. "No" answers what the message asked, when it asked
+about a topic. The ``danger_check`` slot holds the open check-in: the kind and what was asked,
+never the text.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.advice import give_advice
+from actions.cases import escalation
+from actions.common import audience_of, library, reply_language, topic_buttons
+from bot.content import TOPIC_INTENTS
+
+__all__ = ["ActionDangerCheckIn", "ActionCheckInDeclined", "open_check_in"]
+
+logger = logging.getLogger(__name__)
+
+
+def open_check_in(tracker: Tracker) -> Optional[Dict[str, Any]]:
+    """The check-in this conversation is answering, if any."""
+    check = tracker.get_slot("danger_check")
+    return check if isinstance(check, dict) else None
+
+
+class ActionDangerCheckIn(Action):
+    """The helplines, and "is something like this happening to you or someone you know?"."""
+
+    def name(self) -> str:
+        return "action_danger_check_in"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
+        reading = tracker.latest_message.get("danger") or {}
+        lang, audience = reply_language(tracker), audience_of(tracker)
+        lib = library()
+        dispatcher.utter_message(
+            text=lib.message("danger_check_in", lang, audience),
+            buttons=[
+                {"title": lib.message("button_check_in_yes", lang), "payload": "/affirm"},
+                {"title": lib.message("button_check_in_no", lang), "payload": "/deny"},
+            ],
+        )
+        kind, source = reading.get("kind") or "unspecified", reading.get("source") or "model"
+        logger.warning(
+            "safety.check_in kind=%s source=%s language=%s audience=%s", kind, source, lang, audience or "unknown"
+        )
+        check = escalation("check_in", kind=kind, source=source, asked=reading.get("asked"))
+        return [SlotSet("danger_check", check)]
+
+
+class ActionCheckInDeclined(Action):
+    """Nothing is happening: answer the topic the message asked about, or offer the topics."""
+
+    def name(self) -> str:
+        return "action_check_in_declined"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
+        check = open_check_in(tracker) or {}
+        logger.info("safety.check_in.declined kind=%s", check.get("kind", "unknown"))
+        events: List[EventType] = [SlotSet("danger_check", None)]
+        topic = TOPIC_INTENTS.get(str(check.get("asked") or ""))
+        if topic:
+            return events + give_advice(dispatcher, tracker, topic)
+        lang = reply_language(tracker)
+        dispatcher.utter_message(text=library().message("check_in_declined", lang), buttons=topic_buttons(lang))
+        return events

@@ -1,0 +1,163 @@
+"""The evaluation sets in ``tests/nlu/``: what each holds, its role, and one shape for every item.
+
+Two roles, kept apart on purpose (``tests/nlu/README.md`` tells how each set was made and when):
+
+* ``dev``: held-out sets that are never trained on, but whose errors may be read to decide what to
+  change (new training examples are then written in new words, never copied);
+* ``blind``: measured only. ``make eval`` prints and writes its aggregate figures, never its
+  messages; it is frozen (``tests/nlu/blind/FROZEN``: date and SHA-256 of each file, checked by a
+  test) and nothing is tuned on it.
+
+Three file shapes: Rasa NLU YAML (``heldout_<lang>.yml``: examples by intent), the older danger
+sets (``danger``/``benign`` lists by language), and the writers' sets (``disclosures``/``ordinary``
+items with their kind, intent and dialect).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional
+
+import yaml
+
+from bot.content import TOPIC_INTENTS as CONTENT_TOPIC_INTENTS
+from bot.safety.net import DISCLOSURE_INTENTS
+from bot.settings import PROJECT_ROOT
+
+__all__ = ["EvalItem", "EvalSet", "SETS", "EVAL_ROOT", "LANGUAGES", "load_items", "file_digest", "TOPIC_INTENTS"]
+
+EVAL_ROOT = PROJECT_ROOT / "tests" / "nlu"
+LANGUAGES = ("en", "ar")
+# The intents that ask for advice on a topic (their accuracy is measured by length and dialect).
+TOPIC_INTENTS = frozenset(CONTENT_TOPIC_INTENTS)
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """One message to measure.
+
+    Attributes:
+        disclosure: True when the message discloses harm (it must get the helplines at once).
+        intent: the intent a correct reading gives (None when the set does not say, or ``other``).
+        style: ``msa``, ``gulf``, ``egyptian``, ``levantine``, ``arabizi``, ``en``, or None.
+        hard_negative: an ordinary message written to look like trouble (idioms, third person...).
+    """
+
+    text: str
+    language: str
+    set_name: str
+    disclosure: bool
+    intent: Optional[str] = None
+    style: Optional[str] = None
+    kind: Optional[str] = None
+    hard_negative: bool = False
+
+    @property
+    def words(self) -> int:
+        return len(self.text.split())
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    name: str
+    role: str  # dev | blind
+    shape: str  # rasa | danger | writer
+    files: Dict[str, str]  # language -> path under tests/nlu ("*" when one file holds both)
+    description: str
+
+
+SETS = (
+    EvalSet(
+        "heldout",
+        "dev",
+        "rasa",
+        {"en": "dev/heldout_en.yml", "ar": "dev/heldout_ar.yml"},
+        "short messages by intent, written apart from the training data (Nov 2026)",
+    ),
+    EvalSet("danger_1", "dev", "danger", {"*": "dev/danger_1.yml"}, "disclosures and benign messages (Nov 2026)"),
+    EvalSet(
+        "danger_2",
+        "dev",
+        "danger",
+        {"*": "dev/danger_2.yml"},
+        "the former blind danger set, tuned on in Nov 2026, so a development set now",
+    ),
+    EvalSet(
+        "realistic",
+        "dev",
+        "writer",
+        {"en": "dev/realistic_en.yml", "ar": "dev/realistic_ar.yml"},
+        "long, messy messages by an independent writer (Dec 2026)",
+    ),
+    EvalSet(
+        "realistic_2",
+        "dev",
+        "writer",
+        {"en": "dev/realistic2_en.yml", "ar": "dev/realistic2_ar.yml"},
+        "a second batch of long, messy messages by another independent writer (Dec 2026)",
+    ),
+    EvalSet(
+        "blind",
+        "blind",
+        "writer",
+        {"en": "blind/blind_en.yml", "ar": "blind/blind_ar.yml"},
+        "frozen blind set by two independent writers (Dec 2026); aggregate figures only",
+    ),
+)
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _read(path: Path) -> dict:
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f) or {}
+
+
+def _rasa_items(data: dict, lang: str, name: str) -> Iterator[EvalItem]:
+    for block in data.get("nlu", []):
+        intent = block["intent"]
+        for line in str(block.get("examples", "")).splitlines():
+            text = line.strip()
+            if text.startswith("- ") and text[2:].strip():
+                yield EvalItem(text[2:].strip(), lang, name, intent in DISCLOSURE_INTENTS, intent)
+
+
+def _danger_items(data: dict, lang: str, name: str) -> Iterator[EvalItem]:
+    for text in (data.get("danger") or {}).get(lang) or []:
+        yield EvalItem(str(text), lang, name, True)
+    for text in (data.get("benign") or {}).get(lang) or []:
+        yield EvalItem(str(text), lang, name, False)
+
+
+def _writer_items(data: dict, lang: str, name: str) -> Iterator[EvalItem]:
+    for item in data.get("disclosures") or []:
+        yield EvalItem(str(item["text"]), lang, name, True, None, item.get("style"), item.get("kind"))
+    for item in data.get("ordinary") or []:
+        intent = item.get("intent")
+        yield EvalItem(
+            str(item["text"]),
+            lang,
+            name,
+            False,
+            None if intent in (None, "other") else str(intent),
+            item.get("style") or ("en" if lang == "en" else None),
+            hard_negative=bool(item.get("hard_negative")),
+        )
+
+
+_SHAPES = {"rasa": _rasa_items, "danger": _danger_items, "writer": _writer_items}
+
+
+def load_items(eval_set: EvalSet, language: Optional[str] = None, root: Path = EVAL_ROOT) -> List[EvalItem]:
+    """The set's items (of one language, or of both); a file that is not there yet gives none."""
+    items: List[EvalItem] = []
+    for lang in (language,) if language else LANGUAGES:
+        path = root / (eval_set.files.get(lang) or eval_set.files["*"])
+        if not path.exists():
+            continue
+        items += _SHAPES[eval_set.shape](_read(path), lang, eval_set.name)
+    return items
