@@ -471,5 +471,5 @@ def test_pages_are_served_under_a_strict_csp_and_never_cached(bot: Bot, path: st
 
 
 def test_unknown_files_are_not_served(bot: Bot) -> None:
-    for path in ("../web.py", "web_static/widget.js", "package.json", "widget.js.map"):
+    for path in ("../input.py", "../files.py", "static/widget.js", "package.json", "widget.js.map"):
         assert requests.get(f"{bot.base_url}/webhooks/web/{path}", timeout=10).status_code == 404
