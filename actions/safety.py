@@ -1,8 +1,9 @@
 """The danger safety net's reply, the media policy, and asking for a person.
 
 A disclosure is answered at once with reassurance and the helplines, then an offer to talk to a
-counselor; so is "yes" to a check-in (``actions.check_in``), as a disclosure confirmed. It also opens a case for the counselors on its own (urgent for abuse, threats,
-coercion, blackmail and self-harm), or adds to the conversation's open case, even if the user never
+counselor; so is "yes" to a check-in (``actions.check_in``), as a disclosure confirmed. It also
+opens a case for the counselors on its own (urgent for abuse, threats, coercion, blackmail and
+self-harm), or adds to the conversation's open case, even if the user never
 files a report. The ``escalation`` slot records it (kind, source, time, reference; never the text).
 "talk to a person" escalates straight away: a case in the counselors' queue, with whatever the
 report form had gathered. Both say honestly who can talk now (``bot.cases.availability``): a
@@ -61,10 +62,10 @@ class ActionDangerSupport(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        check = open_check_in(tracker)
         # "Yes" to a check-in (or a second possible disclosure after it) confirms the disclosure.
-        confirmed = check is not None and intent not in DISCLOSURE_INTENTS
-        if check is not None and confirmed:
+        check = open_check_in(tracker) if intent not in DISCLOSURE_INTENTS else None
+        confirmed = check is not None
+        if check is not None:
             again = tracker.latest_message.get("danger") or {}
             read = {"kind": again.get("kind") or check.get("kind") or "unspecified", "source": "check_in"}
         else:

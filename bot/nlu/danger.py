@@ -132,18 +132,17 @@ def decide(
     best = max(DISCLOSURE_INTENTS, key=lambda i: scores.get(i, 0.0))
     score = scores.get(best, 0.0)
     asked = next((r.get("name") for r in ranking if r.get("name") not in _NOT_A_QUESTION), None)
-    # A general question, a story from the news or a joke is never a clear disclosure.
-    softened = net.is_softened(text)
+    # A general question, a story from the news or a joke is never a clear disclosure (looked for
+    # only once something was found: most messages find nothing).
     found = net.assess(text)
     if found:
-        return DangerReading(
-            "uncertain" if softened else "clear", found.intent, found.kind, "net", score, scorer, asked
-        )
+        tier = "uncertain" if net.is_softened(text) else "clear"
+        return DangerReading(tier, found.intent, found.kind, "net", score, scorer, asked)
     # A figure of speech ("dying of laughter") is left to the lexicon, which has already said no.
     read = None if net.has_idiom(text) else thresholds.tier(text, score, scorer)
     if read is None:
         return None
-    tier = "uncertain" if softened else read
+    tier = "clear" if read == "clear" and not net.is_softened(text) else "uncertain"
     kind = "self_harm" if best == "disclose_self_harm" else "unspecified"
     return DangerReading(tier, best, kind, "model", score, scorer, asked)
 
