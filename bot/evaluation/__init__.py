@@ -1,8 +1,8 @@
 """``make eval``: the figures of understanding and of the safety net, on data the model never saw.
 
-Every set in ``tests/nlu/`` (``bot.evaluation.sets``: development sets and the frozen blind set)
+Every set in ``tests/nlu/`` (``bot.evaluation.sets``: development sets and the frozen blind sets)
 is read by the trained model's whole NLU pipeline. For each language: intent accuracy and macro-F1
-on the held-out set; for the development sets together and the blind set apart, disclosure recall
+on the held-out set; for the development sets together and each blind set apart, disclosure recall
 (the helplines in the first reply), crisis replies on ordinary messages, check-ins on them, and
 crisis replies on out-of-scope requests; topic accuracy on short and long messages, on MSA and
 dialect. The JSON report records the commit and the model it measured.
@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from bot.evaluation.gates import GATES, check_gates
 from bot.evaluation.measure import Reading, intent_figures, read_all, safety_figures, topic_figures
-from bot.evaluation.sets import EVAL_ROOT, LANGUAGES, SETS, file_digest, load_items
+from bot.evaluation.sets import BLIND_ROLES, EVAL_ROOT, LANGUAGES, ROLES, SETS, file_digest, load_items
 from bot.settings import PROJECT_ROOT
 
 __all__ = ["main", "evaluate", "GATES"]
@@ -45,32 +45,31 @@ def _commit() -> Dict[str, Any]:
     }
 
 
-async def _read_sets(model: Path, roles: Sequence[str] = ("dev", "blind")) -> Dict[str, List[Reading]]:
+async def _read_sets(model: Path, roles: Sequence[str] = ROLES) -> Dict[str, List[Reading]]:
     from rasa.core.agent import Agent
 
     agent = Agent.load(str(model))
     return {s.name: await read_all(agent, load_items(s)) for s in SETS if s.role in roles}
 
 
-def evaluate(readings: Dict[str, List[Reading]], roles: Sequence[str] = ("dev", "blind")) -> Dict[str, Any]:
+def evaluate(readings: Dict[str, List[Reading]], roles: Sequence[str] = ROLES) -> Dict[str, Any]:
     """The report (a JSON-ready dict) from every set's readings."""
     role_of = {eval_set.name: eval_set.role for eval_set in SETS}
     writer_dev = [s.name for s in SETS if s.role == "dev" and s.shape == "writer"]
     languages: Dict[str, Any] = {}
     for lang in LANGUAGES:
         mine = {name: [r for r in rs if r.item.language == lang] for name, rs in readings.items()}
-        dev = [r for name, rs in mine.items() if role_of[name] == "dev" for r in rs]
+        of_role = {role: [r for name, rs in mine.items() if role_of[name] == role for r in rs] for role in ROLES}
         languages[lang] = {
             "intents": intent_figures(mine.get("heldout", [])),
             "safety": {
-                "dev": safety_figures(dev),
-                "blind": safety_figures(mine.get("blind", [])),
+                **{role: safety_figures(of_role[role]) for role in ROLES},
                 "by_set": {name: safety_figures(rs) for name, rs in mine.items() if role_of[name] == "dev"},
             },
             "topics": {
                 "heldout": topic_figures(mine.get("heldout", [])),
                 "realistic": topic_figures([r for name in writer_dev for r in mine.get(name, [])]),
-                "blind": topic_figures(mine.get("blind", [])),
+                **{role: topic_figures(of_role[role]) for role in BLIND_ROLES},
             },
         }
     gates = check_gates(languages, roles)
@@ -122,7 +121,7 @@ def _show(report: Dict[str, Any]) -> None:
     )
     print("|---|---|---|---|---|---|---|")
     for lang, figures in report["languages"].items():
-        for role in ("dev", "blind"):
+        for role in ROLES:
             s = figures["safety"][role]
             if not s["disclosures"]:
                 continue
@@ -131,13 +130,13 @@ def _show(report: Dict[str, Any]) -> None:
                 f"{s['crisis_on_ordinary']}/{s['ordinary']} ({_pct(s['crisis_rate'])}) | {_pct(s['check_in_rate'])} | "
                 f"{s['crisis_on_out_of_scope']}/{s['out_of_scope']} |"
             )
-    print(
-        "\n| language | held-out macro-F1 | accuracy | topics short | long | MSA | dialect | blind: short | long | MSA | dialect |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    blind_heads = "".join(f" {role}: short | long | MSA | dialect |" for role in BLIND_ROLES)
+    print("\n| language | held-out macro-F1 | accuracy | topics short | long | MSA | dialect |" + blind_heads)
+    print("|---|---|---|---|---|---|---|" + "---|---|---|---|" * len(BLIND_ROLES))
     for lang, figures in report["languages"].items():
-        i, dev, blind = figures["intents"], figures["topics"]["realistic"], figures["topics"]["blind"]
-        cells = [_pct(t[k]["accuracy"]) for t in (dev, blind) for k in ("short", "long", "msa", "dialect")]
+        i, topics = figures["intents"], figures["topics"]
+        tables = [topics["realistic"]] + [topics[role] for role in BLIND_ROLES]
+        cells = [_pct(t[k]["accuracy"]) for t in tables for k in ("short", "long", "msa", "dialect")]
         print(f"| {lang} | {i.get('macro_f1', 0):.3f} | {_pct(i.get('accuracy'))} | " + " | ".join(cells) + " |")
     for g in report["gates"]:
         if g["passed"] and not g["target_met"]:
@@ -162,7 +161,7 @@ def main(json_path: Optional[str] = None, show_errors: bool = True, dev_only: bo
     model = ensure_model()
     # --dev-only: while changing the model, look at the development sets alone (the blind set is
     # measured when the work is done, not after every change).
-    roles = ("dev",) if dev_only else ("dev", "blind")
+    roles = ("dev",) if dev_only else ROLES
     readings = asyncio.run(_read_sets(model, roles))
     report = evaluate(readings, roles)
     report["measured"]["model"] = model.name

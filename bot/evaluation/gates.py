@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import yaml
 
-from bot.evaluation.sets import EVAL_ROOT
+from bot.evaluation.sets import EVAL_ROOT, ROLES
 
 __all__ = ["GATES", "FLOOR_FILE", "load_floor", "check_gates"]
 
@@ -37,9 +37,7 @@ def load_floor(path: Path = FLOOR_FILE) -> Floor:
     if not path.exists():
         return {}
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return {
-        role: {lang: dict(figures) for lang, figures in (data.get(role) or {}).items()} for role in ("dev", "blind")
-    }
+    return {role: {lang: dict(figures) for lang, figures in (data.get(role) or {}).items()} for role in ROLES}
 
 
 def _holds(value: Optional[float], op: str, limit: float) -> bool:

@@ -4,7 +4,7 @@ Two roles, kept apart on purpose (``tests/nlu/README.md`` tells how each set was
 
 * ``dev``: held-out sets that are never trained on, but whose errors may be read to decide what to
   change (new training examples are then written in new words, never copied);
-* ``blind``: measured only. ``make eval`` prints and writes its aggregate figures, never its
+* ``blind``, ``blind2``: measured only (one role per frozen set, in its own folder). ``make eval`` prints and writes its aggregate figures, never its
   messages; it is frozen (``tests/nlu/blind/FROZEN``: date and SHA-256 of each file, checked by a
   test) and nothing is tuned on it.
 
@@ -26,7 +26,18 @@ from bot.content import TOPIC_INTENTS as CONTENT_TOPIC_INTENTS
 from bot.safety.net import DISCLOSURE_INTENTS
 from bot.settings import PROJECT_ROOT
 
-__all__ = ["EvalItem", "EvalSet", "SETS", "EVAL_ROOT", "LANGUAGES", "load_items", "file_digest", "TOPIC_INTENTS"]
+__all__ = [
+    "EvalItem",
+    "EvalSet",
+    "SETS",
+    "BLIND_ROLES",
+    "ROLES",
+    "EVAL_ROOT",
+    "LANGUAGES",
+    "load_items",
+    "file_digest",
+    "TOPIC_INTENTS",
+]
 
 EVAL_ROOT = PROJECT_ROOT / "tests" / "nlu"
 LANGUAGES = ("en", "ar")
@@ -103,9 +114,19 @@ SETS = (
         "blind",
         "writer",
         {"en": "blind/blind_en.yml", "ar": "blind/blind_ar.yml"},
-        "frozen blind set by two independent writers (Dec 2026); aggregate figures only",
+        "frozen blind set by two independent writers (2026-12-05); aggregate figures only",
+    ),
+    EvalSet(
+        "blind2",
+        "blind2",
+        "writer",
+        {"en": "blind2/blind2_en.yml", "ar": "blind2/blind2_ar.yml"},
+        "second frozen blind set by another independent writer (2026-12-06); aggregate figures only",
     ),
 )
+# Each blind set is its own role: measured and gated apart, never read, frozen in its own folder.
+BLIND_ROLES = tuple(s.role for s in SETS if s.role.startswith("blind"))
+ROLES = ("dev",) + BLIND_ROLES
 
 
 def file_digest(path: Path) -> str:
