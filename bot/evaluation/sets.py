@@ -110,6 +110,13 @@ SETS = (
         "a second batch of long, messy messages by another independent writer (Dec 2026)",
     ),
     EvalSet(
+        "realistic_3",
+        "dev",
+        "writer",
+        {"en": "dev/realistic3_en.yml", "ar": "dev/realistic3_ar.yml"},
+        "a third batch, Arabic-heavy, a third very short, ~20% Arabizi, by another writer (2026-12-06)",
+    ),
+    EvalSet(
         "blind",
         "blind",
         "writer",
