@@ -1795,9 +1795,11 @@ LONG_BENIGN = ("how do I keep my kids safe online and what apps are good for the
     ],
 )
 def test_degenerate_or_long_text_returns_none_quickly(net: DangerNet, text: str) -> None:
+    # Not a speed measurement (bench/ does those): a guard against catastrophic backtracking, which
+    # takes minutes on 10,000 characters; a second or two on a loaded machine is normal.
     start = time.perf_counter()
     assert net.assess(text) is None
-    assert time.perf_counter() - start < 2.0
+    assert time.perf_counter() - start < 15.0
 
 
 @pytest.mark.parametrize(
