@@ -59,6 +59,13 @@ CHANNEL_ENV = {
 }
 
 
+def telegram_sender(chat_id: int) -> str:
+    """The sender id the Telegram channel gives a chat under the test settings' ``SENDER_ID_KEY``."""
+    from channels.identity import SenderIdentity
+
+    return SenderIdentity(CHANNEL_ENV["SENDER_ID_KEY"].encode(), "tg").sender_id(str(chat_id))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -235,7 +242,7 @@ class TelegramUser:
         self.recorder = recorder
         self.chat_id = 10**9 + uuid.uuid4().int % 10**9
         self.language_code = language_code
-        self.sender_id = f"tg-{self.chat_id}"
+        self.sender_id = telegram_sender(self.chat_id)
 
     @classmethod
     def next_update_id(cls) -> int:

@@ -592,7 +592,13 @@ async def test_the_redis_conversation_store_forgets_on_request_and_expires() -> 
 
     domain = Domain.load(str(PROJECT_ROOT / "domain.yml"))
     store = ForgetfulRedisTrackerStore(
-        domain, host="127.0.0.1", port=6379, db=15, retention_days=7, key_prefix="amaantest", encryption_keys=generate_key()
+        domain,
+        host="127.0.0.1",
+        port=6379,
+        db=15,
+        retention_days=7,
+        key_prefix="amaantest",
+        encryption_keys=generate_key(),
     )
     sender = f"u-{uuid.uuid4().hex[:10]}"
     said = [

@@ -24,9 +24,9 @@ Configured in ``.run/endpoints.yml`` by ``bot.run`` (``tracker_store.type`` is t
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-import json
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Union
 
 from rasa.core.tracker_store import InMemoryTrackerStore, RedisTrackerStore, SerializedTrackerAsText
@@ -114,7 +114,7 @@ class _Sealed:
 
     seal: TrackerSeal
 
-    def serialise_tracker(self, tracker: DialogueStateTracker) -> str:  # type: ignore[override]
+    def serialise_tracker(self, tracker: DialogueStateTracker) -> str:
         return self.seal.seal(tracker)
 
     def deserialise_tracker(self, sender_id: str, serialised_tracker: Union[str, bytes]) -> DialogueStateTracker:

@@ -97,7 +97,7 @@ class CaseCipher:
     def unseal(self, sealed: Any) -> str:
         """The text ``seal`` sealed (str or bytes); ``InvalidToken`` if it is not sealed or no
         configured key opens it."""
-        raw = sealed.decode("ascii", "replace") if isinstance(sealed, (bytes, bytearray)) else str(sealed)
+        raw = sealed.decode("ascii", "replace") if isinstance(sealed, bytes | bytearray) else str(sealed)
         if not raw.startswith(SEALED_PREFIX):
             raise InvalidToken
         return self._fernet.decrypt(raw[len(SEALED_PREFIX) :].encode("ascii")).decode("utf-8")
