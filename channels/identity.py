@@ -31,6 +31,7 @@ from typing import Optional
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from bot.cases.copies import on_forget
 from bot.settings import PROJECT_ROOT, Settings
 from channels.state import KeyValue
 
@@ -127,9 +128,15 @@ class AddressBook:
         self._state = state
         self._cipher = cipher
         self._ttl = ttl
+        # "Delete my data" deletes the number (or chat id) too; the next message brings it back.
+        on_forget(self, self.forget)
 
     async def remember(self, sender_id: str, address: str) -> None:
         await self._state.put(f"addr:{sender_id}", self._cipher.encrypt(address.encode()), self._ttl)
+
+    async def forget(self, sender_id: str) -> None:
+        """Drop the address kept for ``sender_id``."""
+        await self._state.delete(f"addr:{sender_id}")
 
     async def lookup(self, sender_id: str) -> Optional[str]:
         token = await self._state.get(f"addr:{sender_id}")

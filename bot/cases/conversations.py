@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 from rasa.core.tracker_store import InMemoryTrackerStore, RedisTrackerStore, SerializedTrackerAsText
 from rasa.shared.core.constants import ACTION_SESSION_START_NAME
@@ -37,6 +37,7 @@ from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotS
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.cases import FORGET_ACTION
+from bot.cases.copies import forget_copies, on_forget
 from bot.cases.crypto import CaseCipher, InvalidToken, parse_keys
 from bot.cases.desk import case_keys
 from bot.settings import get_settings
@@ -52,24 +53,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 _KEPT_SLOTS = ("language",)
 _SWEEP_EVERY_SECONDS = 600
-
-
-OnForget = Callable[[str], Awaitable[None]]
-_ON_FORGET: Dict[int, OnForget] = {}
-
-
-def on_forget(key: object, callback: OnForget) -> None:
-    """Call ``callback(sender_id)`` whenever a user's data is deleted (one callback per ``key``:
-    a channel registers its own copies of the conversation, e.g. a replay log)."""
-    _ON_FORGET[id(key)] = callback
-
-
-async def _forget_copies(sender_id: str) -> None:
-    for callback in list(_ON_FORGET.values()):
-        try:
-            await callback(sender_id)
-        except Exception as error:  # noqa: BLE001 - one copy failing must not keep the others
-            logger.error("conversation.copy_not_forgotten error=%s", type(error).__name__)
 
 
 class TrackerSeal:
@@ -171,7 +154,7 @@ class ForgetfulTrackerStore(_Sealed, InMemoryTrackerStore):
         if forgotten is not None:
             logger.info("conversation.forgotten reason=request")
             tracker = forgotten
-            await _forget_copies(tracker.sender_id)
+            await forget_copies(tracker.sender_id)
         # InMemoryTrackerStore.save names its own serializer; this one seals.
         await self.stream_events(tracker)
         self.store[tracker.sender_id] = self.serialise_tracker(tracker)
@@ -248,7 +231,7 @@ class ForgetfulRedisTrackerStore(_Sealed, RedisTrackerStore):
             logger.info("conversation.forgotten reason=request")
             self.red.delete(self.key_prefix + tracker.sender_id)
             tracker = forgotten
-            await _forget_copies(tracker.sender_id)
+            await forget_copies(tracker.sender_id)
         await super().save(tracker, timeout)
 
     def forget(self, sender_id: str) -> bool:

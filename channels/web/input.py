@@ -14,7 +14,7 @@ from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, Sanic
 from socketio import AsyncRedisManager, AsyncServer
 
-from bot.cases.conversations import on_forget
+from bot.cases.copies import on_forget
 from bot.cases.crypto import CaseCipher, MissingKey
 from bot.cases.desk import case_keys
 from bot.content import LANGUAGES, ContentLibrary
