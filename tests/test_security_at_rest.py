@@ -190,3 +190,18 @@ def test_a_sealed_conversation_opens_only_with_its_keys_and_survives_rotation() 
     assert TrackerSeal.from_settings(old).open('{"events": []}') is None  # clear text is not accepted
     with pytest.raises(InvalidToken):
         TrackerSeal.from_settings(new).open_json(rotated.seal_json({"a": 1})[:-4] + "AAAA")
+
+
+async def test_delete_my_data_also_drops_the_number_kept_to_reply() -> None:
+    from cryptography.fernet import Fernet, MultiFernet
+
+    from bot.cases.copies import forget_copies
+    from channels.identity import AddressBook
+    from channels.state import KeyValue
+
+    book = AddressBook(KeyValue(), MultiFernet([Fernet(Fernet.generate_key())]))
+    await book.remember("wa-kept", "whatsapp:+966557771234")
+    await book.remember("wa-other", "whatsapp:+966550000000")
+    await forget_copies("wa-kept")
+    assert await book.lookup("wa-kept") is None
+    assert await book.lookup("wa-other") == "whatsapp:+966550000000"
