@@ -4,7 +4,11 @@
 * Text over the size limit is refused (the channel answers with the ``too_long`` message).
 * **No shortcut around understanding**: Rasa treats ``/intent{"slot": "value"}`` as an already
   parsed message at confidence 1.0. Typed text of that shape is turned into plain text unless it
-  is exactly the payload of a button the bot just offered this user.
+  is exactly the payload of a button the bot just offered this user. The shape is judged on what
+  Rasa's ``RegexMessageHandler`` will see, i.e. after the NLU pipeline's own normalization
+  (``bot.language.normalize_arabic``: NFKC, which makes a full-width ``／`` a ``/`` and ``｛`` a
+  ``{``, then Arabic folding, which drops diacritics placed before a slash), and look-alike slashes
+  (``⁄ ∕ ⧸ ╱``) count as slashes too (issue 13, docs/SECURITY.md).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Collection, Optional
+
+from bot.language import normalize_arabic
 
 __all__ = ["InboundText", "prepare_text", "looks_like_payload"]
 
@@ -34,9 +40,23 @@ class InboundText:
         return self.problem is None
 
 
+# The solidus and what looks like one; NFKC turns some into "/" (full-width ／), not all.
+_SLASHES = frozenset("/\u2044\u2215\u29f8\uff0f\u2571\u27cb\u3033\u29c4")
+
+
 def looks_like_payload(text: str) -> bool:
-    """True for text Rasa would take as an intent payload ("/intent", "/intent{...}")."""
-    return text.strip().startswith("/")
+    """True for text Rasa would take as an intent payload ("/intent", "/intent{...}"), judged on
+    the text as the NLU pipeline normalizes it, look-alike slashes included."""
+    seen = normalize_arabic(text).strip()
+    return bool(seen) and (seen[0] in _SLASHES or unicodedata.normalize("NFKC", seen[0]) == "/")
+
+
+def _as_plain_text(text: str) -> str:
+    """``text`` without what made it look like a payload: leading characters are dropped until the
+    pipeline no longer sees a slash first (each round drops at least one)."""
+    while looks_like_payload(text):
+        text = text.strip()[1:]
+    return text.strip()
 
 
 def prepare_text(raw: object, max_chars: int, offered: Collection[str] = ()) -> InboundText:
@@ -56,7 +76,7 @@ def prepare_text(raw: object, max_chars: int, offered: Collection[str] = ()) -> 
     if len(text) > max_chars:
         return InboundText("", "too_long")
     if looks_like_payload(text) and text not in offered:
-        text = text.lstrip("/ ").strip() or "/"
-        if text == "/":
+        text = _as_plain_text(text)
+        if not text:
             return InboundText("", "empty")
     return InboundText(text)

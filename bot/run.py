@@ -19,6 +19,7 @@ from typing import IO, Dict, List, Optional
 
 import yaml
 
+from bot.action_server import ACTION_TOKEN_ENV, action_headers, action_server_token
 from bot.cases.desk import database_url
 from bot.cases.setup import prepare_cases
 from bot.cases.setup import status_lines as cases_status_lines
@@ -44,7 +45,12 @@ def write_runtime_config(settings: Settings, run_dir: Path, actions_port: int) -
         "channels.handover.HandoverInput": {},
     }
     endpoints: Dict[str, object] = {
-        "action_endpoint": {"url": f"http://localhost:{actions_port}/webhook", "enable_selective_domain": True}
+        "action_endpoint": {
+            "url": f"http://localhost:{actions_port}/webhook",
+            "enable_selective_domain": True,
+            # The action server refuses calls without it; named here, filled in by Rasa from the environment.
+            "headers": action_headers("${%s}" % ACTION_TOKEN_ENV),
+        }
     }
     # Telegram and WhatsApp read their secrets from the environment; here they are only switched on.
     if settings.telegram_enabled:
@@ -192,13 +198,13 @@ def start(
         # Development: a token for the console's deliveries, handed to every process it starts.
         token_file = write_dev_handover_token(run_dir)
         env["HANDOVER_TOKEN"] = token_file.read_text(encoding="utf-8").strip()
-    # rasa-sdk 3.6 spells the option "--logging-config_file".
+    # The shared secret between the Rasa server and the action server (bot.action_server).
+    env[ACTION_TOKEN_ENV] = action_server_token(settings, run_dir)
     logging_args = ["--logging-config-file", str(paths["logging"])]
-    sdk_logging_args = ["--logging-config_file", str(paths["logging"])]
     out = output
     api = ["--enable-api", "--auth-token", settings.rasa_api_token] if settings.rasa_api_token else []
     actions = subprocess.Popen(
-        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port), *sdk_logging_args],
+        [sys.executable, "-m", "bot.action_server", "--actions", "actions", "--port", str(actions_port), *logging_args],
         cwd=root,
         env=env,
         stdout=out,

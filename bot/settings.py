@@ -57,6 +57,10 @@ class Settings:
     rasa_api_token: Optional[str] = None  # [RASA_API_TOKEN] turns on Rasa's HTTP API, behind this token
     redis_url: Optional[str] = None  # [REDIS_URL] shared state across replicas; in-memory without
     action_server_url: str = "http://localhost:5055/webhook"  # [ACTION_SERVER_URL]
+    # [ACTION_SERVER_TOKEN] the secret the Rasa server shows the action server (>= 32 characters);
+    # dev: `make run` writes .run/action_server.token
+    action_server_token: Optional[str] = field(default=None, repr=False)
+    action_server_host: str = "127.0.0.1"  # [ACTION_SERVER_HOST] interface the action server listens on
     model_cache_dir: Path = Path.home() / ".cache" / "amaan" / "models"  # [AMAAN_MODEL_DIR]
     data_dir: Path = PROJECT_ROOT / "data"  # [AMAAN_DATA_DIR]
     # [WEB_ALLOWED_ORIGINS] comma-separated origins that may open the web widget's socket; empty
@@ -146,6 +150,8 @@ class Settings:
             rasa_api_token=env.get("RASA_API_TOKEN") or None,
             redis_url=env.get("REDIS_URL") or None,
             action_server_url=env.get("ACTION_SERVER_URL", cls.action_server_url),
+            action_server_token=(env.get("ACTION_SERVER_TOKEN") or "").strip() or None,
+            action_server_host=(env.get("ACTION_SERVER_HOST") or "").strip() or cls.action_server_host,
             model_cache_dir=Path(env.get("AMAAN_MODEL_DIR") or cls.model_cache_dir).expanduser(),
             data_dir=Path(env.get("AMAAN_DATA_DIR") or cls.data_dir),
             web_allowed_origins=_origins("WEB_ALLOWED_ORIGINS"),

@@ -37,6 +37,7 @@ from bot.cases.store import CaseMeta, CaseStoreError, CaseUpdate, Conversation
 from bot.cases.triage import triage
 from bot.safety.net import read_disclosure
 from bot.settings import Settings, get_settings
+from channels.identity import channel_of
 
 __all__ = ["HandoverGate", "desk_for", "handovers_for", "close_stores", "record_in_tracker", "LOOKUP_TIMEOUT"]
 
@@ -121,7 +122,10 @@ class HandoverGate:
     async def divert(self, message: UserMessage) -> bool:
         """True when a counselor holds the conversation: the message went to the case and the
         tracker, and the bot must stay silent. False: hand it to the bot."""
-        conversation = Conversation(message.input_channel or "unknown", message.sender_id)
+        # The channel whose namespace the sender id is in (channels.identity), not the one that
+        # says it delivered the message.
+        channel = channel_of(message.sender_id) or message.input_channel or "unknown"
+        conversation = Conversation(channel, message.sender_id)
 
         def lookup() -> Tuple[Optional[Handovers], Optional[CaseMeta]]:
             handovers = handovers_for(self._settings)  # reads the dev key file: off the loop too

@@ -1,10 +1,16 @@
-"""Phone numbers never stored in clear.
+"""Whose conversation a sender id names, and phone numbers and chat ids never stored in clear.
 
+* **Namespaces**: each channel mints its sender ids under its own prefix (``NAMESPACES``:
+  ``tg-`` Telegram, ``wa-`` WhatsApp, ``web-`` the widget), and no other channel can name one
+  (the REST channel refuses them: ``belongs_elsewhere``), so no channel can speak in, or read, a
+  conversation of another. The hand-over gate looks a case up under the channel the sender id
+  belongs to (``channel_of``).
 * **Sender ids**: the tracker store, the lock store and the logs only ever see
-  ``wa-<keyed hash of the number>`` (HMAC-SHA256 under ``SENDER_ID_KEY``), stable for one user and
+  ``wa-<keyed hash of the number>`` and ``tg-<keyed hash of the chat id>`` (HMAC-SHA256 under
+  ``SENDER_ID_KEY``; a Telegram chat id is the user's Telegram id), stable for one user and
   useless to anyone without the key.
-* **Addresses**: to answer later (a counselor's reply, a campaign) the connector needs the number
-  again. ``AddressBook`` keeps it encrypted with Fernet under ``ADDRESS_ENCRYPTION_KEY`` (several
+* **Addresses**: to answer (now, or later: a counselor's reply, a campaign) the connector needs the
+  number or chat id again. ``AddressBook`` keeps it encrypted with Fernet under ``ADDRESS_ENCRYPTION_KEY`` (several
   comma-separated keys rotate: the first encrypts, all decrypt), in Redis when configured, for
   ``ADDRESS_TTL`` after the user's last message.
 * **Keys**: from the environment. In development, missing keys are generated once into ``.run/``
@@ -18,22 +24,49 @@ import hashlib
 import hmac
 import logging
 import os
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from bot.cases.copies import on_forget
 from bot.settings import PROJECT_ROOT, Settings
 from channels.state import KeyValue
 
-__all__ = ["ChannelKeys", "SenderIdentity", "AddressBook", "load_keys", "ADDRESS_TTL"]
+__all__ = [
+    "ChannelKeys",
+    "SenderIdentity",
+    "AddressBook",
+    "load_keys",
+    "ADDRESS_TTL",
+    "NAMESPACES",
+    "channel_of",
+    "belongs_elsewhere",
+]
 
 logger = logging.getLogger(__name__)
 
 # Long enough for a counselor to answer and for campaign messages; refreshed by every message.
 ADDRESS_TTL = 90 * 24 * 3600
 MIN_SENDER_KEY_BYTES = 32
+
+
+# channel name -> the prefix of the sender ids it mints (and only it may).
+NAMESPACES = {"telegram": "tg-", "whatsapp": "wa-", "web": "web-"}
+
+
+def channel_of(sender_id: str) -> Optional[str]:
+    """The channel whose namespace ``sender_id`` is in, or None (the REST channel's own ids)."""
+    return next((channel for channel, prefix in NAMESPACES.items() if sender_id.startswith(prefix)), None)
+
+
+def belongs_elsewhere(sender_id: str) -> bool:
+    """True for an id a client must not name: one in a channel's namespace, also when disguised by
+    case, width or surrounding spaces ("TG-1", "ｔｇ-1", " wa-…")."""
+    folded = unicodedata.normalize("NFKC", sender_id).strip().lower()
+    return any(folded.startswith(prefix) for prefix in NAMESPACES.values())
 
 
 @dataclass(frozen=True)
@@ -95,9 +128,15 @@ class AddressBook:
         self._state = state
         self._cipher = cipher
         self._ttl = ttl
+        # "Delete my data" deletes the number (or chat id) too; the next message brings it back.
+        on_forget(self, self.forget)
 
     async def remember(self, sender_id: str, address: str) -> None:
         await self._state.put(f"addr:{sender_id}", self._cipher.encrypt(address.encode()), self._ttl)
+
+    async def forget(self, sender_id: str) -> None:
+        """Drop the address kept for ``sender_id``."""
+        await self._state.delete(f"addr:{sender_id}")
 
     async def lookup(self, sender_id: str) -> Optional[str]:
         token = await self._state.get(f"addr:{sender_id}")

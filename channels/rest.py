@@ -4,7 +4,9 @@ Better than Rasa's own on the points that matter here: a request without a sende
 (Rasa's puts it into one shared conversation named ``default``); a body that is not a JSON object
 is a 400, not a 500; with ``REST_CHANNEL_TOKEN`` set every request needs ``Authorization: Bearer``,
 and in production the channel is off without one, because whoever names a sender id reads that
-user's replies. Typed intent payloads are plain text unless the bot offered them as buttons.
+user's replies. A sender id in another channel's namespace (``tg-``, ``wa-``, ``web-``:
+``channels.identity``) is a 403, so REST can never speak in a Telegram, WhatsApp or widget
+conversation. Typed intent payloads are plain text unless the bot offered them as buttons.
 While a counselor holds the conversation (``channels.gate``) the answer is an empty list; the
 REST channel cannot push, so a counselor's message only reaches its tracker.
 """
@@ -28,6 +30,7 @@ from bot.settings import get_settings
 from channels.common import agent_language, error_response, refusal_text
 from channels.gate import HandoverGate
 from channels.handover import offer_push
+from channels.identity import belongs_elsewhere
 
 __all__ = ["RestInput"]
 
@@ -84,6 +87,9 @@ class RestInput(InputChannel):
                 return error_response(
                     400, f"'sender' must be a non-empty string of at most {MAX_SENDER_CHARS} characters"
                 )
+            if belongs_elsewhere(sender):
+                logger.warning("rest.sender.refused reason=namespace")
+                return error_response(403, "this sender id belongs to another channel")
             if "message" not in body:
                 return error_response(400, "'message' is required")
             raw = body.get("message")

@@ -59,6 +59,13 @@ CHANNEL_ENV = {
 }
 
 
+def telegram_sender(chat_id: int) -> str:
+    """The sender id the Telegram channel gives a chat under the test settings' ``SENDER_ID_KEY``."""
+    from channels.identity import SenderIdentity
+
+    return SenderIdentity(CHANNEL_ENV["SENDER_ID_KEY"].encode(), "tg").sender_id(str(chat_id))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -69,7 +76,7 @@ def free_port() -> int:
 
 
 @lru_cache(maxsize=1)
-def shared_agent(model_path: str, actions_url: str) -> Tuple[Any, Path]:
+def shared_agent(model_path: str, actions_url: str, action_token: str) -> Tuple[Any, Path]:
     """The trained model with the running action server, a SQLite tracker store whose file the
     tests read, and Redis as lock store (as with several replicas)."""
     from rasa.core.agent import Agent
@@ -77,10 +84,12 @@ def shared_agent(model_path: str, actions_url: str) -> Tuple[Any, Path]:
     from rasa.core.tracker_store import SQLTrackerStore
     from rasa.utils.endpoints import EndpointConfig
 
+    from bot.action_server import action_headers
+
     db = Path(tempfile.mkdtemp(prefix="amaan-trackers-")) / "trackers.db"
     agent = Agent.load(
         model_path,
-        action_endpoint=EndpointConfig(actions_url),
+        action_endpoint=EndpointConfig(actions_url, headers=action_headers(action_token)),
         tracker_store=SQLTrackerStore(dialect="sqlite", db=str(db)),
         lock_store=RedisLockStore(host="127.0.0.1", port=6379, db=14, key_prefix="amaantest"),
     )
@@ -233,7 +242,7 @@ class TelegramUser:
         self.recorder = recorder
         self.chat_id = 10**9 + uuid.uuid4().int % 10**9
         self.language_code = language_code
-        self.sender_id = f"tg-{self.chat_id}"
+        self.sender_id = telegram_sender(self.chat_id)
 
     @classmethod
     def next_update_id(cls) -> int:

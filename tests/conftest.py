@@ -43,6 +43,21 @@ class Bot:
         self.run_dir = run_dir  # the servers' configuration, development keys and SQLite cases
         self.url = f"{base_url}/webhooks/rest/webhook"
 
+    def action_token(self) -> str:
+        """The secret the running action server wants (``bot.action_server``)."""
+        from bot.action_server import action_server_token
+
+        assert self.run_dir is not None
+        return action_server_token(get_settings(), self.run_dir)
+
+    def action_endpoint(self) -> Any:
+        """The running action server as an in-process Rasa agent calls it: with the shared secret."""
+        from rasa.utils.endpoints import EndpointConfig
+
+        from bot.action_server import action_headers
+
+        return EndpointConfig(self.actions_url, headers=action_headers(self.action_token()))
+
     def post(
         self, body: Any, headers: Optional[Dict[str, str]] = None, raw: Optional[bytes] = None
     ) -> requests.Response:
@@ -121,7 +136,7 @@ def agent(bot: Bot, model_path: Path) -> Any:
     the running action server (``tests/channel_app.shared_agent``)."""
     from tests.channel_app import shared_agent
 
-    return shared_agent(str(model_path), bot.actions_url)
+    return shared_agent(str(model_path), bot.actions_url, bot.action_token())
 
 
 @pytest.fixture

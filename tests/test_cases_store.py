@@ -544,7 +544,7 @@ async def test_delete_my_data_leaves_only_a_fresh_conversation() -> None:
     from bot.settings import PROJECT_ROOT
 
     domain = Domain.load(str(PROJECT_ROOT / "domain.yml"))
-    store = ForgetfulTrackerStore(domain, retention_days=30)
+    store = ForgetfulTrackerStore(domain, retention_days=30, encryption_keys=generate_key())
     said = [
         ActionExecuted("action_session_start"),
         SessionStarted(),
@@ -592,7 +592,13 @@ async def test_the_redis_conversation_store_forgets_on_request_and_expires() -> 
 
     domain = Domain.load(str(PROJECT_ROOT / "domain.yml"))
     store = ForgetfulRedisTrackerStore(
-        domain, host="127.0.0.1", port=6379, db=15, retention_days=7, key_prefix="amaantest"
+        domain,
+        host="127.0.0.1",
+        port=6379,
+        db=15,
+        retention_days=7,
+        key_prefix="amaantest",
+        encryption_keys=generate_key(),
     )
     sender = f"u-{uuid.uuid4().hex[:10]}"
     said = [
@@ -606,16 +612,19 @@ async def test_the_redis_conversation_store_forgets_on_request_and_expires() -> 
     try:
         await store.save(DialogueStateTracker.from_events(sender, said, slots=domain.slots))
         raw = redis.Redis(db=15).get(store.key_prefix + sender)
-        assert raw is not None and SECRET_EXCERPT.encode() in raw
+        assert raw is not None and SECRET_EXCERPT.encode() not in raw  # sealed (issue 13)
+        assert SECRET_EXCERPT in json.dumps([e.as_dict() for e in (await store.retrieve_full_tracker(sender)).events])  # type: ignore[union-attr]
         ttl = redis.Redis(db=15).ttl(store.key_prefix + sender)
         assert 7 * 86400 - 60 < ttl <= 7 * 86400  # expires the retention after the last message
 
         forgetting = said + [ActionExecuted(FORGET_ACTION), BotUttered("Done."), ActionExecuted("action_listen")]
         await store.save(DialogueStateTracker.from_events(sender, forgetting, slots=domain.slots))
         raw = redis.Redis(db=15).get(store.key_prefix + sender)
-        assert raw is not None and SECRET_EXCERPT.encode() not in raw and b"Done." in raw
+        assert raw is not None and b"Done." not in raw
         kept = await store.retrieve_full_tracker(sender)
         assert kept is not None and kept.get_slot("language") == "ar"
+        dumped = json.dumps([e.as_dict() for e in kept.events])
+        assert SECRET_EXCERPT not in dumped and "Done." in dumped
         assert store.forget(sender) and await store.retrieve(sender) is None
     finally:
         redis.Redis(db=15).delete(store.key_prefix + sender)
@@ -647,6 +656,7 @@ def test_a_redis_password_reaches_rasa_but_never_the_endpoints_file(
     env = redis_password_env(url)
     assert env == {"AMAAN_REDIS_PASSWORD": "s3cr@t-zq"}
     monkeypatch.setenv("AMAAN_REDIS_PASSWORD", env["AMAAN_REDIS_PASSWORD"])
+    monkeypatch.setenv("ACTION_SERVER_TOKEN", "t" * 32)  # the file names it too (bot.action_server)
     for section in ("lock_store", "tracker_store"):
         config = read_endpoint_config(str(paths["endpoints"]), section)  # as the Rasa server reads it
         assert config is not None

@@ -26,6 +26,7 @@ from tests.channel_app import (
     TelegramUser,
     serve,
     slot,
+    telegram_sender,
     user_texts,
 )
 
@@ -227,7 +228,7 @@ async def test_group_chats_get_one_line_pointing_to_a_private_chat(telegram: Tel
     await telegram.channel.idle()
     to_group = [p["text"] for e, p, _ in telegram.recorder.calls if e == "sendMessage" and p["chat_id"] == group["id"]]
     assert to_group == [LIB.message("private_chat_only", "en")]
-    assert await user_texts(telegram.agent, f"tg-{group['id']}") == []
+    assert await user_texts(telegram.agent, telegram_sender(group["id"])) == []
 
 
 # --- buttons ---------------------------------------------------------------------------------------

@@ -62,12 +62,11 @@ class InProcessRasa:
         """Run a coroutine on the servers' loop and return its result."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    def load_agent(self, model_path: Path, actions_url: str) -> Any:
+    def load_agent(self, model_path: Path, action_endpoint: Any) -> Any:
         from rasa.core.agent import load_agent
         from rasa.core.utils import AvailableEndpoints
-        from rasa.utils.endpoints import EndpointConfig
 
-        endpoints = AvailableEndpoints(action=EndpointConfig(url=actions_url))
+        endpoints = AvailableEndpoints(action=action_endpoint)
         return self.call(load_agent(model_path=str(model_path), endpoints=endpoints))
 
     def serve(self, agent: Any, env: Optional[Dict[str, str]] = None) -> Served:
@@ -121,7 +120,7 @@ def rasa_here(bot: Bot, model_path: Path) -> Iterator[tuple[InProcessRasa, Any]]
     """The loop for in-process servers and one agent loaded from the trained model."""
     servers = InProcessRasa()
     try:
-        yield servers, servers.load_agent(model_path, bot.actions_url)
+        yield servers, servers.load_agent(model_path, bot.action_endpoint())
     finally:
         servers.close()
 

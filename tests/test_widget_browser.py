@@ -41,7 +41,7 @@ KEY = "amaan-widget:"
 def rasa_here(bot: Bot, model_path: Path) -> Iterator[tuple[InProcessRasa, Any]]:
     servers = InProcessRasa()
     try:
-        yield servers, servers.load_agent(model_path, bot.actions_url)
+        yield servers, servers.load_agent(model_path, bot.action_endpoint())
     finally:
         servers.close()
 

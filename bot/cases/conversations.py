@@ -9,28 +9,103 @@
   dropped when it is next looked up, and by a sweep that runs at most every ten minutes; in Redis
   the key simply expires that long after the last message (``EX`` on every save).
 
+* Sealed at rest: what either store keeps is the serialized conversation encrypted with the case
+  keys (``CASE_ENCRYPTION_KEYS``, newest first; ``TrackerSeal``), never a message, a slot or a
+  report answer in clear. A conversation no configured key opens (its key was retired) starts
+  afresh. Without a key the store refuses to start: conversations are not kept in clear.
+* Every copy: "delete my data" also calls what the channels registered with ``on_forget`` (the web
+  widget's replay log).
+
+``TrackerSeal`` is the reusable piece: a tracker store of another kind (e.g. SQL) seals what it
+writes with ``seal``/``seal_json`` and opens it with ``open``/``open_json``.
+
 Configured in ``.run/endpoints.yml`` by ``bot.run`` (``tracker_store.type`` is this class's path).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
-from rasa.core.tracker_store import InMemoryTrackerStore, RedisTrackerStore
+from rasa.core.tracker_store import InMemoryTrackerStore, RedisTrackerStore, SerializedTrackerAsText
 from rasa.shared.core.constants import ACTION_SESSION_START_NAME
+from rasa.shared.core.conversation import Dialogue
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.cases import FORGET_ACTION
+from bot.cases.copies import forget_copies, on_forget
+from bot.cases.crypto import CaseCipher, InvalidToken, parse_keys
+from bot.cases.desk import case_keys
+from bot.settings import get_settings
 
-__all__ = ["ForgetfulTrackerStore", "ForgetfulRedisTrackerStore", "forget_before_request"]
+__all__ = [
+    "ForgetfulTrackerStore",
+    "ForgetfulRedisTrackerStore",
+    "TrackerSeal",
+    "forget_before_request",
+    "on_forget",
+]
 
 logger = logging.getLogger(__name__)
 _KEPT_SLOTS = ("language",)
 _SWEEP_EVERY_SECONDS = 600
+
+
+class TrackerSeal:
+    """Seals a serialized conversation with the case keys, and opens it again."""
+
+    def __init__(self, cipher: CaseCipher):
+        self.cipher = cipher
+
+    @classmethod
+    def from_settings(cls, keys: Optional[str] = None) -> TrackerSeal:
+        """With ``keys`` (comma-separated Fernet keys), else the case keys of this deployment
+        (``CASE_ENCRYPTION_KEYS``; in development the one ``make run`` keeps in ``.run/``).
+
+        Raises:
+            MissingKey: there is no key.
+        """
+        return cls(CaseCipher(parse_keys(keys) if keys else case_keys(get_settings())))
+
+    def seal(self, tracker: DialogueStateTracker) -> str:
+        """The tracker as Rasa serializes it (``SerializedTrackerAsText``), sealed."""
+        return self.cipher.seal(SerializedTrackerAsText.serialise_tracker(tracker))
+
+    def open(self, sealed: Union[str, bytes]) -> Optional[Dialogue]:
+        """The conversation ``seal`` sealed, or None if no configured key opens it."""
+        try:
+            return Dialogue.from_parameters(json.loads(self.cipher.unseal(sealed)))
+        except InvalidToken:
+            logger.warning("conversation.undecryptable (a retired key, or stored before sealing)")
+            return None
+
+    def seal_json(self, document: Any) -> str:
+        """One JSON document (an event, for a store that keeps rows), sealed."""
+        return self.cipher.seal(json.dumps(document, ensure_ascii=False))
+
+    def open_json(self, sealed: Union[str, bytes]) -> Any:
+        """The document ``seal_json`` sealed; ``InvalidToken`` if no configured key opens it."""
+        return json.loads(self.cipher.unseal(sealed))
+
+
+class _Sealed:
+    """Tracker-store mixin: what Rasa serializes is sealed before it is stored, opened after."""
+
+    seal: TrackerSeal
+
+    def serialise_tracker(self, tracker: DialogueStateTracker) -> str:
+        return self.seal.seal(tracker)
+
+    def deserialise_tracker(self, sender_id: str, serialised_tracker: Union[str, bytes]) -> DialogueStateTracker:
+        tracker: DialogueStateTracker = self.init_tracker(sender_id)  # type: ignore[attr-defined]
+        dialogue = self.seal.open(serialised_tracker)
+        if dialogue is not None:
+            tracker.recreate_from_dialogue(dialogue)
+        return tracker
 
 
 def forget_before_request(tracker: DialogueStateTracker, domain: Domain) -> Optional[DialogueStateTracker]:
@@ -55,8 +130,9 @@ def forget_before_request(tracker: DialogueStateTracker, domain: Domain) -> Opti
     return DialogueStateTracker.from_events(tracker.sender_id, fresh + events[index + 1 :], slots=domain.slots)
 
 
-class ForgetfulTrackerStore(InMemoryTrackerStore):
-    """``InMemoryTrackerStore`` that honours "delete my data" and forgets idle conversations."""
+class ForgetfulTrackerStore(_Sealed, InMemoryTrackerStore):
+    """``InMemoryTrackerStore`` that seals what it keeps, honours "delete my data" and forgets
+    idle conversations."""
 
     def __init__(
         self,
@@ -64,9 +140,11 @@ class ForgetfulTrackerStore(InMemoryTrackerStore):
         event_broker: Any = None,
         host: Optional[str] = None,
         retention_days: float = 30,
+        encryption_keys: Optional[str] = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(domain, event_broker, **kwargs)
+        self.seal = TrackerSeal.from_settings(encryption_keys)
         self.retention_seconds = float(retention_days) * 86400
         self._last_seen: Dict[str, float] = {}
         self._next_sweep = time.monotonic() + _SWEEP_EVERY_SECONDS
@@ -76,7 +154,10 @@ class ForgetfulTrackerStore(InMemoryTrackerStore):
         if forgotten is not None:
             logger.info("conversation.forgotten reason=request")
             tracker = forgotten
-        await super().save(tracker)
+            await forget_copies(tracker.sender_id)
+        # InMemoryTrackerStore.save names its own serializer; this one seals.
+        await self.stream_events(tracker)
+        self.store[tracker.sender_id] = self.serialise_tracker(tracker)
         self._last_seen[tracker.sender_id] = time.time()
         self._sweep()
 
@@ -111,8 +192,9 @@ class ForgetfulTrackerStore(InMemoryTrackerStore):
             logger.info("conversation.swept count=%d", len(expired))
 
 
-class ForgetfulRedisTrackerStore(RedisTrackerStore):
-    """``RedisTrackerStore`` that honours "delete my data" and lets idle conversations expire.
+class ForgetfulRedisTrackerStore(_Sealed, RedisTrackerStore):
+    """``RedisTrackerStore`` that seals what it keeps, honours "delete my data" and lets idle
+    conversations expire.
 
     Rasa's Redis store merges what it saves with what it had, which would bring the forgotten
     events back; after a deletion request the stored conversation is dropped first."""
@@ -127,8 +209,10 @@ class ForgetfulRedisTrackerStore(RedisTrackerStore):
         event_broker: Any = None,
         retention_days: float = 30,
         key_prefix: Optional[str] = None,
+        encryption_keys: Optional[str] = None,
         **kwargs: Any,
     ) -> None:
+        self.seal = TrackerSeal.from_settings(encryption_keys)
         super().__init__(
             domain,
             host=host,
@@ -147,6 +231,7 @@ class ForgetfulRedisTrackerStore(RedisTrackerStore):
             logger.info("conversation.forgotten reason=request")
             self.red.delete(self.key_prefix + tracker.sender_id)
             tracker = forgotten
+            await forget_copies(tracker.sender_id)
         await super().save(tracker, timeout)
 
     def forget(self, sender_id: str) -> bool:

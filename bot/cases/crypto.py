@@ -4,6 +4,10 @@ Keys are Fernet keys (AES-128-CBC with HMAC-SHA256) in ``CASE_ENCRYPTION_KEYS``,
 **newest first**: ``MultiFernet`` encrypts with the first and decrypts with any, so a new key is
 added in front, ``python -m bot rotate-keys`` re-encrypts every case with it, and the old key is
 then removed. In development, ``make run`` creates one key in ``.run/case.key`` (see ``dev_key``).
+
+The same keys seal conversations at rest (``CaseCipher.seal``: text in, ASCII text out, for a
+store that keeps strings, e.g. the tracker stores in ``bot.cases.conversations`` and the web
+widget's replay log).
 """
 
 from __future__ import annotations
@@ -16,11 +20,21 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-__all__ = ["CaseCipher", "MissingKey", "parse_keys", "generate_key", "dev_key", "DEV_KEY_FILE", "InvalidToken"]
+__all__ = [
+    "CaseCipher",
+    "MissingKey",
+    "parse_keys",
+    "generate_key",
+    "dev_key",
+    "DEV_KEY_FILE",
+    "SEALED_PREFIX",
+    "InvalidToken",
+]
 
 logger = logging.getLogger(__name__)
 
 DEV_KEY_FILE = "case.key"
+SEALED_PREFIX = "sealed:1:"  # what CaseCipher.seal puts in front, so a reader can tell sealed from clear
 
 
 class MissingKey(RuntimeError):
@@ -75,6 +89,18 @@ class CaseCipher:
     def decrypt(self, token: bytes) -> Any:
         """The document in ``token``; raises ``InvalidToken`` if no configured key opens it."""
         return json.loads(self._fernet.decrypt(bytes(token)).decode("utf-8"))
+
+    def seal(self, text: str) -> str:
+        """``text`` encrypted, as ASCII text marked with ``SEALED_PREFIX`` (Fernet: AES and HMAC)."""
+        return SEALED_PREFIX + self._fernet.encrypt(text.encode("utf-8")).decode("ascii")
+
+    def unseal(self, sealed: Any) -> str:
+        """The text ``seal`` sealed (str or bytes); ``InvalidToken`` if it is not sealed or no
+        configured key opens it."""
+        raw = sealed.decode("ascii", "replace") if isinstance(sealed, bytes | bytearray) else str(sealed)
+        if not raw.startswith(SEALED_PREFIX):
+            raise InvalidToken
+        return self._fernet.decrypt(raw[len(SEALED_PREFIX) :].encode("ascii")).decode("utf-8")
 
     def rotate(self, token: bytes) -> bytes:
         """``token`` re-encrypted with the newest key."""

@@ -19,8 +19,9 @@ One module per concern, on the frame every phone platform shares (``channels.pla
   group or text → one ``UserMessage``).
 * ``output``: ``TelegramOutput``, the replies (split, keyboard, ``RetryAfter``) and "typing…".
 * ``keyboard``: inline keyboards out, callback data back (``CallbackKeys``).
-* ``shapes``: which chat an update is about, and the ``tg-<chat id>`` sender ids.
-* ``runtime``: the ``Bot`` and the shared state, opened at server start and closed at stop.
+* ``shapes``: which chat an update is about, and what kind of update it is.
+* ``runtime``: the ``Bot``, the shared state and the ``tg-<keyed hash of the chat id>`` sender ids
+  with their encrypted address book, opened at server start and closed at stop.
 """
 
 from channels.telegram.input import ALLOWED_UPDATES, SECRET_HEADER, TelegramInput

@@ -25,7 +25,7 @@ from channels.common import error_response
 from channels.platform import OnNewMessage, PlatformInput
 from channels.telegram.output import TelegramOutput
 from channels.telegram.runtime import TelegramRuntime, close_runtime, open_runtime
-from channels.telegram.shapes import chat_of, kind_of, sender_for_chat
+from channels.telegram.shapes import chat_of, kind_of
 from channels.telegram.updates import UpdateHandler
 
 __all__ = ["TelegramInput", "ALLOWED_UPDATES", "SECRET_HEADER"]
@@ -42,7 +42,7 @@ _SECRET_FORMAT = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 class TelegramInput(PlatformInput[TelegramRuntime]):
     """Telegram webhook; enabled when ``TELEGRAM_BOT_TOKEN`` and ``TELEGRAM_WEBHOOK_SECRET`` are set.
 
-    Recipient ids are ``tg-<chat id>``."""
+    Recipient ids are ``tg-<keyed hash of the chat id>`` (``TelegramRuntime.sender_for``)."""
 
     title = "Telegram"
 
@@ -107,7 +107,7 @@ class TelegramInput(PlatformInput[TelegramRuntime]):
             return _ok()
         app = request.app
         runtime.channel.sequencer.submit(
-            sender_for_chat(chat_id), lambda: self._updates.handle(app, runtime, update, on_new_message)
+            runtime.sender_for(chat_id), lambda: self._updates.handle(app, runtime, update, on_new_message)
         )
         return _ok()
 

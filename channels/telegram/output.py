@@ -18,7 +18,6 @@ from channels.outgoing import button_list, split_text
 from channels.platform import PlatformOutput
 from channels.telegram.keyboard import inline_keyboard
 from channels.telegram.runtime import TelegramRuntime
-from channels.telegram.shapes import chat_for_sender
 
 __all__ = ["TelegramOutput", "start_typing"]
 
@@ -42,7 +41,8 @@ def _retry_after(error: RetryAfter) -> float:
 
 
 class TelegramOutput(PlatformOutput[int]):
-    """Sends Rasa's replies to a Telegram chat; recipient ids are ``tg-<chat id>``."""
+    """Sends Rasa's replies to a Telegram chat; recipient ids are ``tg-<keyed hash>``, whose chat id
+    the runtime's address book gives back."""
 
     max_text = MAX_TEXT
     no_address = "not a Telegram conversation"
@@ -57,14 +57,18 @@ class TelegramOutput(PlatformOutput[int]):
         self._offered: Dict[str, List[str]] = {}
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        if chat_for_sender(recipient_id) is None:
+        if await self._rt.chat_for(recipient_id) is None:
             logger.warning("telegram.send.bad_recipient")
         await super().send_text_message(recipient_id, text, **kwargs)
+
+    async def send_to_chat(self, chat_id: int, text: str) -> bool:
+        """One text to a chat that has no conversation (a group told to talk privately)."""
+        return await self._send(chat_id, text)
 
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: List[Dict[str, Any]], **kwargs: Any
     ) -> None:
-        chat_id = chat_for_sender(recipient_id)
+        chat_id = await self._rt.chat_for(recipient_id)
         choices = button_list(buttons)
         if chat_id is None or not choices:
             await self.send_text_message(recipient_id, text)
@@ -80,7 +84,7 @@ class TelegramOutput(PlatformOutput[int]):
         await self._rt.channel.offered.remember(recipient_id, offered)
 
     async def _address_of(self, recipient_id: str) -> Optional[int]:
-        return chat_for_sender(recipient_id)
+        return await self._rt.chat_for(recipient_id)
 
     async def _send(self, chat_id: int, text: str, keyboard: Optional[InlineKeyboardMarkup] = None) -> bool:
         for attempt in range(1, SEND_ATTEMPTS + 1):

@@ -1,5 +1,5 @@
-"""Telegram's shapes as this connector reads them: which chat an update is about, what kind of
-update it is, and the sender id a chat has in Rasa (``tg-<chat id>``)."""
+"""Telegram's shapes as this connector reads them: which chat an update is about and what kind of
+update it is. (The sender id a chat has in Rasa, ``tg-<keyed hash>``, is ``TelegramRuntime.sender_for``.)"""
 
 from __future__ import annotations
 
@@ -7,20 +7,7 @@ from typing import Any, Dict, Optional
 
 from telegram import Update
 
-__all__ = ["sender_for_chat", "chat_for_sender", "chat_of", "kind_of"]
-
-
-def sender_for_chat(chat_id: int) -> str:
-    return f"tg-{chat_id}"
-
-
-def chat_for_sender(sender_id: str) -> Optional[int]:
-    if not sender_id.startswith("tg-"):
-        return None
-    try:
-        return int(sender_id[3:])
-    except ValueError:
-        return None
+__all__ = ["chat_of", "kind_of"]
 
 
 def chat_of(update: Update) -> Optional[int]:

@@ -24,7 +24,6 @@ from channels.platform import OnNewMessage
 from channels.telegram.keyboard import button_title
 from channels.telegram.output import TelegramOutput, start_typing
 from channels.telegram.runtime import TelegramRuntime
-from channels.telegram.shapes import chat_for_sender, sender_for_chat
 
 __all__ = ["UpdateHandler"]
 
@@ -58,7 +57,8 @@ class UpdateHandler:
         if message.chat.type != ChatType.PRIVATE:
             await self._group_notice(rt, message)
             return
-        sender = sender_for_chat(message.chat.id)
+        sender = rt.sender_for(message.chat.id)
+        await rt.remember(sender, message.chat.id)
         output = TelegramOutput(rt)
         if message.effective_attachment is not None:
             # Never downloaded, never forwarded: we only know that something was sent.
@@ -91,7 +91,8 @@ class UpdateHandler:
         if query.message is not None and query.message.chat.type != ChatType.PRIVATE:
             return
         chat_id = query.message.chat.id if query.message is not None else query.from_user.id
-        sender = sender_for_chat(chat_id)
+        sender = rt.sender_for(chat_id)
+        await rt.remember(sender, chat_id)
         payload = await rt.keys.payload_for(query.data) if query.data else None
         title = button_title(shown, query.data)
         if payload is not None and payload in await rt.channel.offered.current(sender):
@@ -128,7 +129,7 @@ class UpdateHandler:
         gate = on_new_message if isinstance(on_new_message, HandoverGate) else None
         if gate is not None and await gate.divert(message):
             return  # a counselor holds the chat: no "typing…" from the bot, no reply
-        typing = await start_typing(rt.bot, chat_for_sender(sender))
+        typing = await start_typing(rt.bot, await rt.chat_for(sender))
         try:
             await (gate.to_bot if gate is not None else on_new_message)(message)
         finally:
@@ -144,7 +145,7 @@ class UpdateHandler:
         language = detect_language(message.text or message.caption or "") or self.settings.default_language
         notice = self._library().message("private_chat_only", language)
         logger.info("telegram.group.notice")
-        await TelegramOutput(rt).send_text_message(sender_for_chat(message.chat.id), notice)
+        await TelegramOutput(rt).send_to_chat(message.chat.id, notice)  # a group: no conversation, no sender id
 
     def _library(self) -> ContentLibrary:
         return ContentLibrary.load(self.settings.data_dir)

@@ -14,11 +14,14 @@ from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, Sanic
 from socketio import AsyncRedisManager, AsyncServer
 
+from bot.cases.copies import on_forget
+from bot.cases.crypto import CaseCipher, MissingKey
+from bot.cases.desk import case_keys
 from bot.content import LANGUAGES, ContentLibrary
 from bot.inbound import prepare_text
 from bot.language import detect_language
 from bot.offered import OfferedPayloads, offered_store
-from bot.settings import get_settings
+from bot.settings import Settings, get_settings
 from channels.common import refusal_text, reply_language
 from channels.gate import HandoverGate
 from channels.handover import Pushed, offer_push
@@ -50,6 +53,16 @@ class _SocketBlueprint(Blueprint):
             channel.sio.attach(app, SOCKETIO_PATH)
         channel.app = app
         super().register(app, options)
+
+
+def _replay_cipher(settings: Settings) -> Optional[CaseCipher]:
+    """The case keys, which seal the replay log. None only where no key exists at all: there the
+    Rasa server cannot start (its conversation store needs the key), so only a test's in-process
+    server runs without."""
+    try:
+        return CaseCipher(case_keys(settings))
+    except MissingKey:
+        return None
 
 
 def _carries_media(data: Mapping[str, Any]) -> bool:
@@ -98,7 +111,9 @@ class WebInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         settings = get_settings()
-        self.sessions = web_sessions(settings.redis_url)
+        self.sessions = web_sessions(settings.redis_url, _replay_cipher(settings))
+        # "Delete my data" clears the replay log as well as the conversation (bot.cases.conversations).
+        on_forget(self, self.sessions.forget)
         self.offered = offered_store(settings.redis_url)
         manager = AsyncRedisManager(settings.redis_url, channel="amaan-web") if settings.redis_url else None
         sio = AsyncServer(
