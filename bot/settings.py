@@ -46,6 +46,20 @@ def _origins(name: str) -> Tuple[str, ...]:
     return tuple(found)
 
 
+def _networks(name: str) -> Tuple[str, ...]:
+    """IP addresses or networks (``10.0.0.5``, ``10.1.0.0/24``), checked when the settings are read."""
+    import ipaddress
+
+    found = []
+    for item in re.split(r"[,\s]+", os.environ.get(name, "")):
+        if item.strip():
+            try:
+                found.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+            except ValueError:
+                raise ValueError(f"{name} takes IP addresses or networks, got {item.strip()!r}") from None
+    return tuple(found)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Deployment settings. Every field comes from the environment variable named in brackets."""
@@ -103,6 +117,9 @@ class Settings:
     # [CONSOLE_PUBLIC_URL] the console's public origin, e.g. https://console.example.gov; cookies are
     # Secure unless this is plain http in development (the default in development is http://localhost)
     console_public_url: Optional[str] = None
+    # [CONSOLE_TRUSTED_PROXIES] addresses or networks of the reverse proxies in front of the console,
+    # comma-separated (e.g. "10.0.0.5, 10.1.0.0/24"); only their X-Forwarded-For is believed
+    console_trusted_proxies: Tuple[str, ...] = ()
 
     @property
     def production(self) -> bool:
@@ -171,6 +188,7 @@ class Settings:
             console_secret_key=env.get("CONSOLE_SECRET_KEY") or None,
             console_idle_minutes=_int("CONSOLE_IDLE_MINUTES", cls.console_idle_minutes),
             console_public_url=(env.get("CONSOLE_PUBLIC_URL") or "").strip().rstrip("/") or None,
+            console_trusted_proxies=_networks("CONSOLE_TRUSTED_PROXIES"),
         )
 
 
