@@ -24,7 +24,7 @@ from bot.cases.setup import prepare_cases
 from bot.cases.setup import status_lines as cases_status_lines
 from bot.logging_redact import logging_config_file
 from bot.model import ensure_model, rasa_env
-from bot.settings import PROJECT_ROOT, Settings, get_settings, write_dev_handover_token
+from bot.settings import PROJECT_ROOT, Settings, get_settings, sanic_limits, write_dev_handover_token
 
 __all__ = ["write_runtime_config", "start", "start_console", "stop", "wait_until_up", "main"]
 
@@ -188,6 +188,7 @@ def start(
     env.update(prepare_cases(settings, run_dir))
     env.update(redis_password_env(settings.redis_url))
     env["DATABASE_URL"] = database_url(settings, run_dir)
+    env.update(sanic_limits())  # 413 for a body past what any channel needs, before it is read
     if not settings.handover_token and not settings.production:
         # Development: a token for the console's deliveries, handed to every process it starts.
         token_file = write_dev_handover_token(run_dir)

@@ -16,7 +16,15 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from bot.hours import CounselorHours
 
-__all__ = ["Settings", "get_settings", "handover_token", "write_dev_handover_token", "PROJECT_ROOT"]
+__all__ = [
+    "Settings",
+    "get_settings",
+    "handover_token",
+    "write_dev_handover_token",
+    "PROJECT_ROOT",
+    "REQUEST_MAX_BYTES",
+    "sanic_limits",
+]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -155,6 +163,7 @@ class Settings:
         environment = env.get("AMAAN_ENV", "development").strip().lower() or "development"
         if environment not in ("development", "production"):
             raise ValueError(f"AMAAN_ENV must be 'development' or 'production', got {environment!r}")
+        _check_production_secrets(environment, env)
         return cls(
             environment=environment,
             default_language=language,
@@ -192,6 +201,22 @@ class Settings:
         )
 
 
+def _check_production_secrets(environment: str, env: Mapping[str, str]) -> None:
+    """In production, refuse to start with a guessable Telegram webhook secret (the only thing that
+    tells Telegram's calls from an attacker's); HANDOVER_TOKEN is checked in any environment."""
+    secret = (env.get("TELEGRAM_WEBHOOK_SECRET") or "").strip()
+    if environment == "production" and secret and len(secret) < MIN_WEBHOOK_SECRET_CHARS:
+        raise ValueError(
+            f"TELEGRAM_WEBHOOK_SECRET must be at least {MIN_WEBHOOK_SECRET_CHARS} characters in production"
+        )
+
+
+def sanic_limits() -> Dict[str, str]:
+    """The environment that sets the Rasa server's Sanic limits (Sanic reads ``SANIC_*`` when the
+    app is made, whichever channels are configured)."""
+    return {"SANIC_REQUEST_MAX_SIZE": str(REQUEST_MAX_BYTES), "SANIC_WEBSOCKET_MAX_SIZE": str(REQUEST_MAX_BYTES)}
+
+
 def _handover_settings(env: Mapping[str, str]) -> Dict[str, Any]:
     hours = (env.get("COUNSELOR_HOURS") or "").strip() or Settings.counselor_hours
     zone = (env.get("COUNSELOR_TIMEZONE") or "").strip() or Settings.counselor_timezone
@@ -205,6 +230,12 @@ def _handover_settings(env: Mapping[str, str]) -> Dict[str, Any]:
 
 
 MIN_HANDOVER_TOKEN_CHARS = 32
+MIN_WEBHOOK_SECRET_CHARS = 32  # TELEGRAM_WEBHOOK_SECRET, in production
+
+# The largest request body the Rasa server reads (Sanic's REQUEST_MAX_SIZE, default 100 MB) and the
+# largest WebSocket message: every channel's own limit is 64 KB (REST, the widget's socket.io, Twilio
+# and Telegram bodies are a few KB), so anything past this is refused with 413 before it is read.
+REQUEST_MAX_BYTES = 256 * 1024
 HANDOVER_TOKEN_FILE = "handover.token"  # noqa: S105 - a file name, not a secret
 
 

@@ -131,7 +131,13 @@ def test_concurrent_claims_in_the_store_let_exactly_one_counselor_win(kit: Kit) 
         won: List[str] = []
         lost: List[str] = []
 
-        def claim(name: str, reference: str = reference, start: threading.Barrier = start) -> None:
+        def claim(
+            name: str,
+            reference: str = reference,
+            start: threading.Barrier = start,
+            won: List[str] = won,
+            lost: List[str] = lost,
+        ) -> None:
             start.wait()
             try:
                 handovers.claim(reference, name)

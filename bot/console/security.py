@@ -29,6 +29,8 @@ __all__ = [
     "wants_json",
     "client_ip",
     "database_errors",
+    "body_limit",
+    "MAX_BODY_BYTES",
 ]
 
 logger = logging.getLogger(__name__)
@@ -120,6 +122,19 @@ async def _csrf_ok(request: web.Request) -> bool:
         value = form.get(CSRF_FIELD)
         given = value if isinstance(value, str) else None
     return bool(given) and hmac.compare_digest(str(given), str(expected))
+
+
+MAX_BODY_BYTES = 64 * 1024  # the largest form or JSON the console takes (aiohttp's client_max_size too)
+
+
+@web.middleware
+async def body_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """413 for a declared body past the limit, before anything reads it (aiohttp's ``client_max_size``
+    stops an undeclared one once it passes the limit)."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        logger.warning("console.request.too_large path=%s", request.path)
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=request.content_length)
+    return await handler(request)
 
 
 @web.middleware

@@ -18,7 +18,7 @@ from bot.content import LANGUAGES, ContentLibrary
 from bot.inbound import prepare_text
 from bot.language import detect_language
 from bot.offered import OfferedPayloads, offered_store
-from bot.settings import get_settings
+from bot.settings import REQUEST_MAX_BYTES, get_settings
 from channels.common import refusal_text, reply_language
 from channels.gate import HandoverGate
 from channels.handover import Pushed, offer_push
@@ -46,6 +46,9 @@ class _SocketBlueprint(Blueprint):
 
     def register(self, app: Sanic, options: Dict[str, Any]) -> None:
         channel: WebInput = self.ctx.channel
+        # The server's own body limit (``make run`` sets it too, through SANIC_REQUEST_MAX_SIZE).
+        app.config.REQUEST_MAX_SIZE = min(app.config.REQUEST_MAX_SIZE, REQUEST_MAX_BYTES)
+        app.config.WEBSOCKET_MAX_SIZE = min(app.config.WEBSOCKET_MAX_SIZE, REQUEST_MAX_BYTES)
         if channel.sio is not None:
             channel.sio.attach(app, SOCKETIO_PATH)
         channel.app = app
