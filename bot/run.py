@@ -197,7 +197,10 @@ def start(
     logging_args = ["--logging-config-file", str(paths["logging"])]
     sdk_logging_args = ["--logging-config_file", str(paths["logging"])]
     out = output
-    api = ["--enable-api", "--auth-token", settings.rasa_api_token] if settings.rasa_api_token else []
+    # Rasa's HTTP API is on with RASA_API_TOKEN, which bot.rasa_server reads from the environment:
+    # never on the command line, where `ps` shows it to every user of the machine.
+    if settings.rasa_api_token:
+        env["RASA_API_TOKEN"] = settings.rasa_api_token
     actions = subprocess.Popen(
         [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port), *sdk_logging_args],
         cwd=root,
@@ -209,8 +212,7 @@ def start(
         [
             sys.executable,
             "-m",
-            "rasa",
-            "run",
+            "bot.rasa_server",
             "--model",
             str(model),
             "--port",
@@ -219,7 +221,6 @@ def start(
             str(paths["credentials"]),
             "--endpoints",
             str(paths["endpoints"]),
-            *api,
             *logging_args,
         ],
         cwd=root,

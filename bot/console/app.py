@@ -22,6 +22,7 @@ from bot.console.security import (
     body_limit,
     database_errors,
 )
+from bot.logging_redact import install as install_redaction
 
 __all__ = ["create_app", "main", "COOKIE_NAME", "DELIVERY"]
 
@@ -85,6 +86,7 @@ def main(port: Optional[int] = None, host: str = "127.0.0.1") -> int:
 
     settings = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    install_redaction()  # as in the Rasa and action servers: no message text, number or secret in a log line
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # URLs carry case references only, but keep it quiet
     try:
         config = ConsoleConfig.from_settings(settings)
