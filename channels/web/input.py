@@ -1,6 +1,7 @@
 """The widget's socket.io server at ``/webhooks/web/socket.io/`` (see the package docs for the
-protocol): sessions the server assigns, and each ``user_uttered`` read as the recipe every connector
-follows: a session (else refused) → the shape → media dropped unopened → the text cleaned
+protocol): sessions the server assigns (new ones limited per client address, ``limits``), and each
+``user_uttered`` read as the recipe every connector follows: a session (else refused) → the
+address's message limit (else ``busy``) → the shape → media dropped unopened → the text cleaned
 (``bot.inbound``) → one ``UserMessage`` through the ``HandoverGate`` → an ack once the bot has
 answered."""
 
@@ -23,6 +24,7 @@ from channels.common import refusal_text, reply_language
 from channels.gate import HandoverGate
 from channels.handover import Pushed, offer_push
 from channels.web.files import add_files
+from channels.web.limits import AddressLimiter, client_address
 from channels.web.output import WebOutput, deliver
 from channels.web.sessions import MemoryWebSessions, WebSessions, web_sessions
 
@@ -76,6 +78,8 @@ class WebInput(InputChannel):
         self.offered: Optional[OfferedPayloads] = None
         self.app: Optional[Sanic] = None
         self._senders: Dict[str, str] = {}  # socket id -> sender id
+        self._addresses: Dict[str, str] = {}  # socket id -> client address (for the limits)
+        self.limiter = AddressLimiter()
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         """Reaches a user's open widget(s) by sender id: ``send_text_message(sender_id, text)``."""
@@ -103,6 +107,7 @@ class WebInput(InputChannel):
         settings = get_settings()
         self.sessions = web_sessions(settings.redis_url)
         self.offered = offered_store(settings.redis_url)
+        self.limiter = AddressLimiter(settings.redis_url)
         manager = AsyncRedisManager(settings.redis_url, channel="amaan-web") if settings.redis_url else None
         sio = AsyncServer(
             async_mode="sanic",
@@ -122,15 +127,18 @@ class WebInput(InputChannel):
         @web.listener("after_server_stop")
         async def close_sessions(*_: Any) -> None:
             await self.sessions.close()
+            await self.limiter.close()
 
         @sio.on("connect")
         async def connect(sid: str, environ: Dict[str, Any], auth: Any = None) -> bool:
+            self._addresses[sid] = client_address(environ)
             logger.debug("web.socket.connected")
             return True
 
         @sio.on("disconnect")
         async def disconnect(sid: str, *_: Any) -> None:
             self._senders.pop(sid, None)
+            self._addresses.pop(sid, None)
             logger.debug("web.socket.disconnected")
 
         @sio.on("session_request")
@@ -141,6 +149,9 @@ class WebInput(InputChannel):
             sender = await self.sessions.resolve(token) if isinstance(token, str) and _TOKEN.match(token) else None
             resumed = sender is not None
             if sender is None:
+                # A new conversation costs memory or Redis: limited per address (resuming is not).
+                if not await self.limiter.allow("session", self._addresses.get(sid, "unknown")):
+                    return {"error": "busy"}
                 token, sender = await self.sessions.issue()
             previous = self._senders.get(sid)
             if previous and previous != sender:
@@ -167,6 +178,8 @@ class WebInput(InputChannel):
             sender = self._senders.get(sid)
             if sender is None:
                 return {"ok": False, "error": "no_session"}
+            if not await self.limiter.allow("message", self._addresses.get(sid, "unknown")):
+                return {"ok": False, "error": "busy"}
             if not isinstance(data, dict):
                 logger.info("web.message.rejected problem=shape")
                 return {"ok": False, "error": "bad_request"}
