@@ -4,6 +4,11 @@
   (``channels.web.limits``); past that it is told "busy", while other addresses and conversations
   already started carry on. A forged ``X-Forwarded-For`` does not make a new address unless the
   server is configured behind a proxy.
+* The conversation runs in a frame from the bot's origin (``/webhooks/web/frame``), which only the
+  bot's own pages and ``WEB_ALLOWED_ORIGINS`` may embed; the loader on the host page keeps nothing.
+  In a real browser (tests/test_widget_browser.py,
+  ``test_one_script_tag_embeds_the_widget_on_an_allowed_site``) the ministry page's scripts find
+  neither the transcript nor the token, and quick exit still replaces the whole page.
 """
 
 from __future__ import annotations
@@ -90,3 +95,21 @@ async def test_one_address_cannot_send_endless_messages(served: Served) -> None:
             "ok": False,
             "error": "busy",
         }
+
+
+async def test_the_conversation_frame_may_be_embedded_only_where_allowed(monkeypatch: Any) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("WEB_ALLOWED_ORIGINS", "https://www.moe.example.gov")
+    get_settings.cache_clear()
+    async with serve(None, [WebInput()]) as running:
+        reply = await running.client.get(f"{running.url}/webhooks/web/frame?lang=ar&position=left")
+        loader = (await running.client.get(f"{running.url}/webhooks/web/widget.js")).text
+    assert reply.status_code == 200 and 'src="/webhooks/web/frame.js"' in reply.text
+    csp = reply.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'self' https://www.moe.example.gov" in csp and "'unsafe-inline'" not in csp
+    assert reply.headers["Cache-Control"] == "no-store"
+    # The loader runs in the host page: it must keep nothing there and talk to no socket.
+    code = "\n".join(line for line in loader.splitlines() if not line.lstrip().startswith(("*", "/*", "//")))
+    for reachable in ("sessionStorage", "localStorage", "document.cookie", "socket.io", "texts.json"):
+        assert reachable not in code, reachable
+    assert "event.origin !== base.origin" in code, "quick exit is taken only from the bot's frame"

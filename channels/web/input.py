@@ -119,7 +119,7 @@ class WebInput(InputChannel):
         )
         self.sio = sio
         web = _SocketBlueprint(self, "amaan_web", __name__)
-        add_files(web, settings.data_dir)
+        add_files(web, settings.data_dir, settings.web_allowed_origins)
         # While a counselor holds a conversation, its messages go to the case, not to the bot.
         gate = HandoverGate.around(web, on_new_message)
         offer_push(web, self.name(), self.push)
