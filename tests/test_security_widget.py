@@ -104,6 +104,10 @@ async def test_the_conversation_frame_may_be_embedded_only_where_allowed(monkeyp
     async with serve(None, [WebInput()]) as running:
         reply = await running.client.get(f"{running.url}/webhooks/web/frame?lang=ar&position=left")
         loader = (await running.client.get(f"{running.url}/webhooks/web/widget.js")).text
+        handshake = f"{running.url}{SOCKETIO_PATH}/?EIO=4&transport=polling"
+        # The frame connects from the bot's own origin; another site's page cannot open the socket.
+        assert (await running.client.get(handshake, headers={"Origin": running.url})).status_code == 200
+        assert (await running.client.get(handshake, headers={"Origin": "https://evil.example"})).status_code == 400
     assert reply.status_code == 200 and 'src="/webhooks/web/frame.js"' in reply.text
     csp = reply.headers["Content-Security-Policy"]
     assert "frame-ancestors 'self' https://www.moe.example.gov" in csp and "'unsafe-inline'" not in csp

@@ -541,7 +541,9 @@ def ministry_site() -> Iterator[Callable[[str], str]]:
 
     def site(bot_url: str) -> str:
         pages["bot"] = bot_url
-        return f"http://localhost:{server.server_address[1]}"
+        # Same site as the bot (127.0.0.1), another origin (port): as a bot on a subdomain of the
+        # ministry's domain. A cross-site frame gets no storage where third-party storage is blocked.
+        return f"http://127.0.0.1:{server.server_address[1]}"
 
     try:
         yield site

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Awaitable, Callable, Dict, Mapping, Optional
+from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Tuple
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, Sanic
@@ -55,6 +55,23 @@ class _SocketBlueprint(Blueprint):
             channel.sio.attach(app, SOCKETIO_PATH)
         channel.app = app
         super().register(app, options)
+
+
+def _own_origin_or(listed: Tuple[str, ...]) -> Callable[[Optional[str], Dict[str, Any]], bool]:
+    """The socket's origin check: the conversation frame is served from the bot's own origin, so
+    that is the origin a widget connects from (``listed``, ``WEB_ALLOWED_ORIGINS``, stay accepted:
+    which sites may show the chat is decided by the frame's ``frame-ancestors``)."""
+
+    def accepted(origin: Optional[str], environ: Dict[str, Any]) -> bool:
+        if origin is None or origin in listed:
+            return origin is not None
+        request = environ.get("sanic.request")
+        if request is None:
+            return False
+        scheme = "https" if str(request.scheme) in ("https", "wss") else "http"
+        return origin == f"{scheme}://{request.host}"
+
+    return accepted
 
 
 def _carries_media(data: Mapping[str, Any]) -> bool:
@@ -112,7 +129,7 @@ class WebInput(InputChannel):
         sio = AsyncServer(
             async_mode="sanic",
             client_manager=manager,
-            cors_allowed_origins=list(settings.web_allowed_origins) or None,
+            cors_allowed_origins=_own_origin_or(settings.web_allowed_origins),
             cors_credentials=False,
             cookie=None,
             max_http_buffer_size=MAX_PACKET_BYTES,

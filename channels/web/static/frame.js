@@ -238,6 +238,9 @@
   }
 
   function applyTexts() {
+    document.documentElement.setAttribute("lang", lang);
+    document.documentElement.setAttribute("dir", lang === "ar" ? "rtl" : "ltr");
+    document.title = t("title");
     ui.root.setAttribute("lang", lang);
     ui.root.setAttribute("dir", lang === "ar" ? "rtl" : "ltr");
     ui.launcher.textContent = t("open");
