@@ -28,6 +28,7 @@ __all__ = [
     "redact_pii",
     "redact_text",
     "redact_record",
+    "redact_traceback",
     "install",
     "logging_config_file",
     "LOGGING_CONFIG",
@@ -69,6 +70,19 @@ SENSITIVE_KEYS = frozenset(
 )
 # Secrets that can show up in a logged URL or query string.
 _SECRET = re.compile(r"(?i)\b(token|secret|password|api_key|auth)=([^&\s\"']+)")
+# A Telegram bot token (``123456:AA...``), e.g. in a Bot API URL ``/bot<token>/sendMessage`` that
+# httpx logs at INFO.
+_BOT_TOKEN = re.compile(r"(?<!\d)\d{3,}:[A-Za-z0-9_-]{20,}")
+# A request or response body quoted in an error message (Rasa's ``ClientResponseError``:
+# ``500, Internal Server Error, body='b'{...tracker...}''``): everything after it on the line.
+_BODY = re.compile(r"(?i)\b(body|request_body|json_body)(=|: ?)(?!\[redacted\]$).+$", re.MULTILINE)
+# The first line of an exception in a traceback: ``module.Type: message`` at the start of a line.
+_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Warning|Interrupt|Rejection|[A-Z]\w*)): (.*)$")
+_TRACEBACK_BOUNDARIES = (
+    "Traceback (most recent call last):",
+    "During handling of the above exception, another exception occurred:",
+    "The above exception was the direct cause of the following exception:",
+)
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
 # A run of digits (ASCII or Arabic-Indic) with the separators people type in phone numbers.
 _PHONE = re.compile(
@@ -98,12 +112,40 @@ def redact_pii(text: str) -> str:
     """Phone numbers, e-mail addresses and secrets in query strings, replaced by "[redacted]"."""
     text = _EMAIL.sub(REDACTED, text)
     text = _SECRET.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+    text = _BOT_TOKEN.sub(REDACTED, text)
     return _PHONE.sub(_phone, text)
+
+
+def redact_traceback(text: str) -> str:
+    """A formatted traceback with every exception's message replaced (``KeyError: [redacted]``):
+    a message can quote what a user said (``KeyError('…')``, a request body). The types, files and
+    lines stay, which is what debugging needs."""
+    lines = []
+    in_message = False
+    for line in text.splitlines():
+        if line in _TRACEBACK_BOUNDARIES or line.startswith("  File ") or not line.strip():
+            in_message = False
+            lines.append(line)
+            continue
+        if line.startswith((" ", "\t")) and not in_message:
+            lines.append(line)  # source lines as the file has them
+            continue
+        found = _EXCEPTION_LINE.match(line)
+        if found and not in_message:
+            in_message = True
+            lines.append(f"{found.group(1)}: {REDACTED}")
+        elif in_message:
+            continue  # the rest of a multi-line message
+        else:
+            lines.append(redact_text(line))
+    return "\n".join(lines)
 
 
 def _redact_value(key: str, value: Any) -> Any:
     if key in SENSITIVE_KEYS and value not in (None, "", [], {}):
         return REDACTED
+    if key in ("exception", "exc_info", "stack") and isinstance(value, str):  # structlog's rendered traceback
+        return redact_traceback(value)
     return _redact_structure(value)
 
 
@@ -127,9 +169,23 @@ def redact_text(message: str) -> str:
             parsed = None
         if isinstance(parsed, dict):  # structlog's JSON renderer
             return json.dumps(_redact_structure(parsed), ensure_ascii=False)
+    message = _BODY.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", message)
     message = _KEY_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(1)}{m.group(3)}{REDACTED}", message)
     message = _QUOTED_AFTER_WORD.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", message)
     return redact_pii(message)
+
+
+def _exception_name(error: BaseException) -> str:
+    """An exception as its type only: its message may quote what a user said."""
+    return f"{type(error).__name__}({REDACTED})"
+
+
+def _redact_argument(value: Any) -> Any:
+    if isinstance(value, BaseException):  # logger.error("failed: %s", error)
+        return _exception_name(value)
+    if isinstance(value, dict | list | tuple):
+        return _redact_structure(value)
+    return value
 
 
 def redact_record(record: logging.LogRecord) -> logging.LogRecord:
@@ -140,16 +196,20 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
         if record.args and isinstance(record.args, dict):
             record.args = _redact_structure(record.args)
         elif record.args:
-            record.args = tuple(_redact_structure(a) if isinstance(a, dict | list | tuple) else a for a in record.args)
+            record.args = tuple(_redact_argument(a) for a in record.args)
+        if isinstance(record.msg, BaseException):  # logger.error(error)
+            record.msg = _exception_name(record.msg)
         message = record.getMessage()
     except Exception:  # noqa: BLE001 - a record that cannot be formatted is logged as such, not raised
         message = f"{record.msg!s} (unformattable arguments)"
+    if _TRACEBACK_BOUNDARIES[0] in message:  # a traceback rendered into the message (structlog)
+        message = redact_traceback(message)
     record.msg = redact_text(message)
     record.args = None
     if record.exc_info and not record.exc_text:
-        record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+        record.exc_text = redact_traceback(logging.Formatter().formatException(record.exc_info))
     elif record.exc_text:
-        record.exc_text = redact_text(record.exc_text)
+        record.exc_text = redact_traceback(record.exc_text)
     if record.stack_info:
         record.stack_info = redact_pii(record.stack_info)
     # Extra attributes formatters may print (Sanic's access log: "request", "host").
@@ -198,6 +258,8 @@ LOGGING_CONFIG: Dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "bot.logging_redact.RedactingFilter"}},
+    # httpx logs every request's URL at INFO; a Telegram Bot API URL carries the bot token.
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
 
 

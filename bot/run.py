@@ -25,7 +25,7 @@ from bot.cases.setup import prepare_cases
 from bot.cases.setup import status_lines as cases_status_lines
 from bot.logging_redact import logging_config_file
 from bot.model import ensure_model, rasa_env
-from bot.settings import PROJECT_ROOT, Settings, get_settings, write_dev_handover_token
+from bot.settings import PROJECT_ROOT, Settings, get_settings, sanic_limits, write_dev_handover_token
 
 __all__ = ["write_runtime_config", "start", "start_console", "stop", "wait_until_up", "main"]
 
@@ -194,6 +194,7 @@ def start(
     env.update(prepare_cases(settings, run_dir))
     env.update(redis_password_env(settings.redis_url))
     env["DATABASE_URL"] = database_url(settings, run_dir)
+    env.update(sanic_limits())  # 413 for a body past what any channel needs, before it is read
     if not settings.handover_token and not settings.production:
         # Development: a token for the console's deliveries, handed to every process it starts.
         token_file = write_dev_handover_token(run_dir)
@@ -202,7 +203,10 @@ def start(
     env[ACTION_TOKEN_ENV] = action_server_token(settings, run_dir)
     logging_args = ["--logging-config-file", str(paths["logging"])]
     out = output
-    api = ["--enable-api", "--auth-token", settings.rasa_api_token] if settings.rasa_api_token else []
+    # Rasa's HTTP API is on with RASA_API_TOKEN, which bot.rasa_server reads from the environment:
+    # never on the command line, where `ps` shows it to every user of the machine.
+    if settings.rasa_api_token:
+        env["RASA_API_TOKEN"] = settings.rasa_api_token
     actions = subprocess.Popen(
         [sys.executable, "-m", "bot.action_server", "--actions", "actions", "--port", str(actions_port), *logging_args],
         cwd=root,
@@ -214,8 +218,7 @@ def start(
         [
             sys.executable,
             "-m",
-            "rasa",
-            "run",
+            "bot.rasa_server",
             "--model",
             str(model),
             "--port",
@@ -224,7 +227,6 @@ def start(
             str(paths["credentials"]),
             "--endpoints",
             str(paths["endpoints"]),
-            *api,
             *logging_args,
         ],
         cwd=root,

@@ -16,7 +16,15 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from bot.hours import CounselorHours
 
-__all__ = ["Settings", "get_settings", "handover_token", "write_dev_handover_token", "PROJECT_ROOT"]
+__all__ = [
+    "Settings",
+    "get_settings",
+    "handover_token",
+    "write_dev_handover_token",
+    "PROJECT_ROOT",
+    "REQUEST_MAX_BYTES",
+    "sanic_limits",
+]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,6 +51,20 @@ def _origins(name: str) -> Tuple[str, ...]:
         if not _ORIGIN.match(origin):
             raise ValueError(f"{name} takes origins like https://www.example.gov, got {origin!r}")
         found.append(origin)
+    return tuple(found)
+
+
+def _networks(name: str) -> Tuple[str, ...]:
+    """IP addresses or networks (``10.0.0.5``, ``10.1.0.0/24``), checked when the settings are read."""
+    import ipaddress
+
+    found = []
+    for item in re.split(r"[,\s]+", os.environ.get(name, "")):
+        if item.strip():
+            try:
+                found.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+            except ValueError:
+                raise ValueError(f"{name} takes IP addresses or networks, got {item.strip()!r}") from None
     return tuple(found)
 
 
@@ -107,6 +129,9 @@ class Settings:
     # [CONSOLE_PUBLIC_URL] the console's public origin, e.g. https://console.example.gov; cookies are
     # Secure unless this is plain http in development (the default in development is http://localhost)
     console_public_url: Optional[str] = None
+    # [CONSOLE_TRUSTED_PROXIES] addresses or networks of the reverse proxies in front of the console,
+    # comma-separated (e.g. "10.0.0.5, 10.1.0.0/24"); only their X-Forwarded-For is believed
+    console_trusted_proxies: Tuple[str, ...] = ()
 
     @property
     def production(self) -> bool:
@@ -142,6 +167,7 @@ class Settings:
         environment = env.get("AMAAN_ENV", "development").strip().lower() or "development"
         if environment not in ("development", "production"):
             raise ValueError(f"AMAAN_ENV must be 'development' or 'production', got {environment!r}")
+        _check_production_secrets(environment, env)
         return cls(
             environment=environment,
             default_language=language,
@@ -177,7 +203,24 @@ class Settings:
             console_secret_key=env.get("CONSOLE_SECRET_KEY") or None,
             console_idle_minutes=_int("CONSOLE_IDLE_MINUTES", cls.console_idle_minutes),
             console_public_url=(env.get("CONSOLE_PUBLIC_URL") or "").strip().rstrip("/") or None,
+            console_trusted_proxies=_networks("CONSOLE_TRUSTED_PROXIES"),
         )
+
+
+def _check_production_secrets(environment: str, env: Mapping[str, str]) -> None:
+    """In production, refuse to start with a guessable Telegram webhook secret (the only thing that
+    tells Telegram's calls from an attacker's); HANDOVER_TOKEN is checked in any environment."""
+    secret = (env.get("TELEGRAM_WEBHOOK_SECRET") or "").strip()
+    if environment == "production" and secret and len(secret) < MIN_WEBHOOK_SECRET_CHARS:
+        raise ValueError(
+            f"TELEGRAM_WEBHOOK_SECRET must be at least {MIN_WEBHOOK_SECRET_CHARS} characters in production"
+        )
+
+
+def sanic_limits() -> Dict[str, str]:
+    """The environment that sets the Rasa server's Sanic limits (Sanic reads ``SANIC_*`` when the
+    app is made, whichever channels are configured)."""
+    return {"SANIC_REQUEST_MAX_SIZE": str(REQUEST_MAX_BYTES), "SANIC_WEBSOCKET_MAX_SIZE": str(REQUEST_MAX_BYTES)}
 
 
 def _handover_settings(env: Mapping[str, str]) -> Dict[str, Any]:
@@ -193,6 +236,12 @@ def _handover_settings(env: Mapping[str, str]) -> Dict[str, Any]:
 
 
 MIN_HANDOVER_TOKEN_CHARS = 32
+MIN_WEBHOOK_SECRET_CHARS = 32  # TELEGRAM_WEBHOOK_SECRET, in production
+
+# The largest request body the Rasa server reads (Sanic's REQUEST_MAX_SIZE, default 100 MB) and the
+# largest WebSocket message: every channel's own limit is 64 KB (REST, the widget's socket.io, Twilio
+# and Telegram bodies are a few KB), so anything past this is refused with 413 before it is read.
+REQUEST_MAX_BYTES = 256 * 1024
 HANDOVER_TOKEN_FILE = "handover.token"  # noqa: S105 - a file name, not a secret
 
 

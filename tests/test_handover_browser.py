@@ -109,8 +109,9 @@ def test_a_child_reaches_a_counselor_and_back_to_the_bot(stack: Stack, browser: 
     counselor_tab = browser.new_context(viewport={"width": 1280, "height": 860}, locale="ar")
     child_tab = browser.new_context(viewport={"width": 420, "height": 820}, locale="ar")
     console = counselor_tab.new_page()
-    child = child_tab.new_page()
-    for page in (console, child):
+    child_page = child_tab.new_page()
+    child: Any = child_page
+    for page in (console, child_page):
         page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     try:
         # The counselor signs in (and so is on duty: the bot tells the child someone will join).
@@ -126,7 +127,10 @@ def test_a_child_reaches_a_counselor_and_back_to_the_bot(stack: Stack, browser: 
             assert requests.post(rest, json={"sender": "e2e-urgent", "message": text}, timeout=60).ok
 
         # The child, in Arabic, asks for a person.
-        child.goto(f"{stack.rasa}/webhooks/web/demo")
+        child_page.goto(f"{stack.rasa}/webhooks/web/demo")
+        # The conversation runs in the bot's frame on the page.
+        child = child_page.wait_for_selector("iframe.amaan-frame", state="attached").content_frame()
+        child.wait_for_selector(".amaan-launcher", timeout=WAIT)
         child.click(".amaan-launcher")
         child.wait_for_selector(".amaan-status[data-status=online]", timeout=WAIT)
         before = rows(child, "bot").count()
@@ -170,7 +174,7 @@ def test_a_child_reaches_a_counselor_and_back_to_the_bot(stack: Stack, browser: 
         console.click("#send-button")
         console.wait_for_selector('#messages li[data-author="counselor"][data-delivered="true"]', timeout=WAIT)
         assert "أنا منى" in wait_for_more(child, "counselor", counselor_rows)
-        child.screenshot(path=str(SCREENSHOTS / "widget-handover-ar.png"))
+        child_page.screenshot(path=str(SCREENSHOTS / "widget-handover-ar.png"))
 
         bot_rows = rows(child, "bot").count()
         widget_says(child, "شكراً، أنا خايفة من الشخص اللي يكلمني")

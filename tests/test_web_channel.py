@@ -433,6 +433,7 @@ async def test_two_servers_sharing_redis_serve_one_conversation(rasa_here: tuple
     "path, content_type",
     [
         ("widget.js", "text/javascript; charset=utf-8"),
+        ("frame.js", "text/javascript; charset=utf-8"),
         ("widget.css", "text/css; charset=utf-8"),
         ("socket.io.min.js", "text/javascript; charset=utf-8"),
         ("texts.json", "application/json; charset=utf-8"),

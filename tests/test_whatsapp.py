@@ -220,7 +220,9 @@ async def test_signed_status_callbacks_are_accepted(whatsapp: WhatsApp, caplog: 
 async def test_duplicate_delivery_is_answered_once(whatsapp: WhatsApp) -> None:
     user = whatsapp.user()
     form = user.form("hello")
-    token = {"I-Twilio-Idempotency-Token": str(uuid.uuid4())}  # the same on Twilio's retry
+    token = {
+        "I-Twilio-Idempotency-Token": str(uuid.uuid4())
+    }  # the same on Twilio's retry (the signed MessageSid decides)
     first = await user.send(form, headers=token)
     again = await user.send(form, headers=token)
     assert first and again == []

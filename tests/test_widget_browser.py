@@ -1,4 +1,6 @@
 """The web widget in a real browser: Debian's Chromium driven by Playwright, on the demo page.
+The conversation runs in an iframe from the bot's origin (``Visit.ui``); the host page holds only
+the loader and cannot read the transcript or the resume token.
 
 The demo page is served by Rasa's own app with our web channel, the trained model and the running
 action server (``InProcessRasa``), so a test can also act as the server side: push a counselor's
@@ -73,30 +75,38 @@ class Visit:
             else None,
         )
 
+    @property
+    def ui(self) -> Any:
+        """The conversation's frame (served from the bot's origin), once its document is there."""
+        frame = self.page.wait_for_selector("iframe.amaan-frame", state="attached").content_frame()
+        assert frame is not None
+        frame.wait_for_selector(".amaan-launcher", state="attached")
+        return frame
+
     # what a visitor does
 
     def open(self) -> None:
         self.page.goto(self.demo)
-        self.page.click(".amaan-launcher")
-        self.page.wait_for_selector(".amaan-status[data-status=online]")
+        self.ui.click(".amaan-launcher")
+        self.ui.wait_for_selector(".amaan-status[data-status=online]")
 
     def bot_rows(self) -> Any:
-        return self.page.locator(".amaan-row--bot")
+        return self.ui.locator(".amaan-row--bot")
 
     def say(self, text: str) -> str:
         """Type a message and send it with Enter; the text of the bot's replies."""
         before = self.bot_rows().count()
-        self.page.fill(".amaan-input", text)
-        self.page.press(".amaan-input", "Enter")
+        self.ui.fill(".amaan-input", text)
+        self.ui.press(".amaan-input", "Enter")
         return self._replies_after(before)
 
     def choose(self, title: str) -> str:
         before = self.bot_rows().count()
-        self.page.locator(".amaan-choice:not([disabled])", has_text=title).click()
+        self.ui.locator(".amaan-choice:not([disabled])", has_text=title).click()
         return self._replies_after(before)
 
     def _replies_after(self, before: int) -> str:
-        self.page.wait_for_function(
+        self.ui.wait_for_function(
             "n => document.querySelectorAll('.amaan-row--bot').length > n"
             " && document.querySelector('.amaan-typing').hidden",
             arg=before,
@@ -105,15 +115,16 @@ class Visit:
 
     # what the test reads
 
-    def storage(self) -> dict:
-        return self.page.evaluate(
+    def storage(self, where: Any = None) -> dict:
+        """The widget's keys in sessionStorage: the frame's (the bot's origin), or ``where``'s."""
+        return (where or self.ui).evaluate(
             "k => Object.fromEntries(Object.keys(sessionStorage).filter(x => x.startsWith(k))"
             ".map(x => [x, sessionStorage.getItem(x)]))",
             KEY,
         )
 
     def token(self) -> str:
-        return self.page.evaluate("k => sessionStorage.getItem(k + 'token')", KEY)
+        return self.ui.evaluate("k => sessionStorage.getItem(k + 'token')", KEY)
 
     def sender(self, servers: InProcessRasa) -> str:
         sender = servers.call(self.served.channel.sessions.resolve(self.token()))
@@ -121,7 +132,7 @@ class Visit:
         return str(sender)
 
     def live_region(self) -> str:
-        return str(self.page.locator(".amaan-panel [aria-live]").inner_text())
+        return str(self.ui.locator(".amaan-panel [aria-live]").inner_text())
 
     def screenshot(self, name: str) -> None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -160,22 +171,23 @@ def test_arabic_conversation_with_buttons_in_a_mirrored_layout(
     servers, agent = rasa_here
     page = visit.page
     visit.open()
-    root = page.locator(".amaan-widget")
+    ui = visit.ui
+    root = ui.locator(".amaan-widget")
     assert root.get_attribute("dir") == "rtl" and root.get_attribute("lang") == "ar"
-    assert page.locator(".amaan-panel").evaluate("e => getComputedStyle(e).direction") == "rtl"
+    assert ui.locator(".amaan-panel").evaluate("e => getComputedStyle(e).direction") == "rtl"
     # Mirrored: the quick exit sits at the inline start, which in Arabic is the right.
-    exit_box = page.locator(".amaan-exit").bounding_box()
-    minimize_box = page.locator(".amaan-minimize").bounding_box()
+    exit_box = ui.locator(".amaan-exit").bounding_box()
+    minimize_box = ui.locator(".amaan-minimize").bounding_box()
     assert exit_box and minimize_box and exit_box["x"] > minimize_box["x"]
     # data-position="left": the panel is on the left of the page.
-    assert (page.locator(".amaan-panel").bounding_box() or {})["x"] < DESKTOP["width"] / 2
+    assert (ui.locator(".amaan-panel").bounding_box() or {})["x"] < DESKTOP["width"] / 2
 
     intro = visit.say("مرحبا")
     assert "مساعد آلي" in intro
-    assert page.locator(".amaan-choice:not([disabled])").count() == 4
-    for bubble in page.locator(".amaan-bubble").all():
+    assert ui.locator(".amaan-choice:not([disabled])").count() == 4
+    for bubble in ui.locator(".amaan-bubble").all():
         assert bubble.get_attribute("dir") == "auto"
-    first_bot = page.locator(".amaan-bubble--bot").first
+    first_bot = ui.locator(".amaan-bubble--bot").first
     assert first_bot.evaluate("e => getComputedStyle(e).direction") == "rtl"
 
     visit.choose("أب أو أم أو ولي أمر")
@@ -185,15 +197,16 @@ def test_arabic_conversation_with_buttons_in_a_mirrored_layout(
     assert tracker.get_slot("audience") == "parent" and tracker.get_slot("language") == "ar"
 
     # The live region holds the newest message only, not the history.
-    last = page.locator(".amaan-bubble--bot").last.inner_text()
+    last = ui.locator(".amaan-bubble--bot").last.inner_text()
     assert visit.live_region().replace("\n", " ").split(": ", 1)[1].split() == last.split()
     assert "مساعد آلي" not in visit.live_region()
 
-    assert page.locator("input[type=file]").count() == 0
-    assert page.evaluate("document.cookie") == ""
+    assert ui.locator("input[type=file]").count() == 0
+    assert page.evaluate("document.cookie") == "" and ui.evaluate("document.cookie") == ""
     visit.screenshot("widget-ar-desktop")
     page.set_viewport_size(PHONE)
-    panel = page.locator(".amaan-panel").bounding_box() or {}
+    page.wait_for_timeout(200)  # the loader resizes the frame on "resize"
+    panel = ui.locator(".amaan-panel").bounding_box() or {}
     assert panel["width"] <= PHONE["width"] and panel["x"] >= 0
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     visit.screenshot("widget-ar-phone")
@@ -203,19 +216,20 @@ def test_english_conversation_with_buttons_on_a_phone(visit: Visit) -> None:
     page = visit.page
     page.set_viewport_size(PHONE)
     visit.open()
-    page.click(".amaan-widget [lang=en]")  # the language switch, labelled in the other language
-    root = page.locator(".amaan-widget")
+    ui = visit.ui
+    ui.click(".amaan-widget [lang=en]")  # the language switch, labelled in the other language
+    root = ui.locator(".amaan-widget")
     assert root.get_attribute("dir") == "ltr" and root.get_attribute("lang") == "en"
-    assert page.locator(".amaan-exit").inner_text() == "Quick exit"
-    assert page.locator(".amaan-panel").evaluate("e => getComputedStyle(e).direction") == "ltr"
+    assert ui.locator(".amaan-exit").inner_text() == "Quick exit"
+    assert ui.locator(".amaan-panel").evaluate("e => getComputedStyle(e).direction") == "ltr"
 
     intro = visit.say("Hello")
     assert "automated assistant" in intro
-    assert "A teen (13-17)" in page.locator(".amaan-choices").last.inner_text()
+    assert "A teen (13-17)" in ui.locator(".amaan-choices").last.inner_text()
     visit.choose("A teen (13-17)")
     answer = visit.say("how do I make my instagram account private?")
     assert answer.strip()
-    panel = page.locator(".amaan-panel").bounding_box() or {}
+    panel = ui.locator(".amaan-panel").bounding_box() or {}
     assert panel["width"] <= PHONE["width"]
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     visit.screenshot("widget-en-phone")
@@ -234,7 +248,7 @@ def test_a_counselor_message_arrives_without_the_user_writing(
     visit.say("مرحبا")
     before = visit.bot_rows().count()
     push(servers, served, visit.sender(servers), "معك مختصة الآن. You are not alone.")
-    visit.page.wait_for_function("n => document.querySelectorAll('.amaan-row--bot').length > n", arg=before)
+    visit.ui.wait_for_function("n => document.querySelectorAll('.amaan-row--bot').length > n", arg=before)
     assert visit.bot_rows().last.inner_text().endswith("معك مختصة الآن. You are not alone.")
     assert "معك مختصة الآن" in visit.live_region()
 
@@ -248,13 +262,13 @@ def test_a_counselor_is_labelled_as_a_person_not_as_the_assistant(
     # What the hand-over endpoint does for the console (channels.handover).
     pushed = servers.call(served.channel.push(visit.sender(servers), "I'm Mona, a counselor. I'm here."))
     assert pushed.delivered
-    visit.page.wait_for_selector(".amaan-row--counselor >> text=I'm Mona, a counselor.")
-    row = visit.page.locator(".amaan-row--counselor").last
+    visit.ui.wait_for_selector(".amaan-row--counselor >> text=I'm Mona, a counselor.")
+    row = visit.ui.locator(".amaan-row--counselor").last
     label = row.locator(".amaan-who").text_content()
     assert label in ("Counselor: ", "المختص: "), "the widget's own language names the counselor"
     assert visit.live_region() == f"{label}I'm Mona, a counselor. I'm here."
     assert row.locator(".amaan-who").is_visible(), "a sighted user sees that a person wrote it"
-    assert visit.page.locator(".amaan-row--bot .amaan-who").first.text_content() in ("Amaan: ", "أمان: ")
+    assert visit.ui.locator(".amaan-row--bot .amaan-who").first.text_content() in ("Amaan: ", "أمان: ")
 
 
 def test_a_dropped_connection_and_a_reload_keep_the_conversation(
@@ -278,19 +292,19 @@ def test_a_dropped_connection_and_a_reload_keep_the_conversation(
     for ws, server in links:
         ws.close()
         server.close()
-    page.wait_for_selector(".amaan-status[data-status=offline]")
+    visit.ui.wait_for_selector(".amaan-status[data-status=offline]")
     # While the widget is away, the counselor writes.
     push(servers, served, sender, "Are you still there? I am here when you are ready.")
-    page.wait_for_selector(".amaan-bubble--bot >> text=Are you still there?")
-    page.wait_for_selector(".amaan-status[data-status=online]")
-    assert page.locator(".amaan-bubble--bot", has_text="Are you still there?").count() == 1
+    visit.ui.wait_for_selector(".amaan-bubble--bot >> text=Are you still there?")
+    visit.ui.wait_for_selector(".amaan-status[data-status=online]")
+    assert visit.ui.locator(".amaan-bubble--bot", has_text="Are you still there?").count() == 1
     assert len(links) >= 2, "the widget reconnected by itself"
     assert visit.token() == token
 
-    rows = page.locator(".amaan-row").count()
+    rows = visit.ui.locator(".amaan-row").count()
     page.reload()
-    page.wait_for_selector(".amaan-status[data-status=online]")
-    assert page.locator(".amaan-row").count() == rows, "the transcript comes back from sessionStorage"
+    visit.ui.wait_for_selector(".amaan-status[data-status=online]")
+    assert visit.ui.locator(".amaan-row").count() == rows, "the transcript comes back from sessionStorage"
     assert visit.token() == token
     visit.say("is roblox safe?")
     tracker = servers.call(agent.tracker_store.retrieve(sender))
@@ -312,7 +326,7 @@ def test_quick_exit_lands_on_the_neutral_page_with_storage_cleared(
     assert visit.token() and visit.storage(), "the conversation is in sessionStorage before the exit"
     started = time.monotonic()
     if how == "button":
-        page.click(".amaan-exit")
+        visit.ui.click(".amaan-exit")
     elif how == "escape":
         page.keyboard.press("Escape")
     else:
@@ -322,10 +336,13 @@ def test_quick_exit_lands_on_the_neutral_page_with_storage_cleared(
     page.wait_for_url(visit.neutral)
     assert time.monotonic() - started < 3
     assert page.title() == "Weather today"
-    assert visit.storage() == {}
+    assert visit.storage(page) == {}
     # location.replace: the chat page is not one step back in this tab's history.
     page.go_back()
     assert not page.url.startswith(visit.demo) or page.url == visit.neutral
+    # The frame forgot the conversation too: the demo page again in this tab starts afresh.
+    page.goto(visit.demo)
+    assert visit.storage() == {}
     # The widget also asks the server to forget the token, but only best-effort: the page is
     # replaced at once and the request can be lost (seen flaky in CI), so it is not asserted here.
 
@@ -333,20 +350,20 @@ def test_quick_exit_lands_on_the_neutral_page_with_storage_cleared(
 def test_shift_used_for_typing_does_not_exit(visit: Visit) -> None:
     page = visit.page
     visit.open()
-    page.focus(".amaan-input")
+    visit.ui.focus(".amaan-input")
     for key in ("Shift+KeyH", "Shift+KeyI", "Shift+KeyJ", "Shift+Enter", "Shift+KeyK"):
         page.keyboard.press(key)
     time.sleep(0.3)
     assert page.url == visit.demo
-    assert page.input_value(".amaan-input") == "HIJ\nK"
+    assert visit.ui.input_value(".amaan-input") == "HIJ\nK"
 
 
 def test_the_quick_exit_note_says_what_it_cannot_hide(visit: Visit) -> None:
     visit.open()
-    note = visit.page.locator(".amaan-exit-help").inner_text()
+    note = visit.ui.locator(".amaan-exit-help").inner_text()
     assert "سجل" in note and "Shift" in note and "Esc" in note
-    visit.page.click(".amaan-widget [lang=en]")
-    note = visit.page.locator(".amaan-exit-help").inner_text()
+    visit.ui.click(".amaan-widget [lang=en]")
+    note = visit.ui.locator(".amaan-exit-help").inner_text()
     assert "history" in note and "private window" in note
 
 
@@ -357,11 +374,11 @@ def test_clear_conversation_forgets_it_here_and_on_the_server(
     visit.open()
     visit.say("Hello")
     old_token = visit.token()
-    visit.page.click(".amaan-clear")
-    visit.page.wait_for_function(
+    visit.ui.click(".amaan-clear")
+    visit.ui.wait_for_function(
         "([k, old]) => { const t = sessionStorage.getItem(k + 'token'); return t && t !== old; }", arg=[KEY, old_token]
     )
-    assert visit.page.locator(".amaan-row--bot, .amaan-row--user").count() == 0
+    assert visit.ui.locator(".amaan-row--bot, .amaan-row--user").count() == 0
     kept = json.loads(visit.storage().get(f"{KEY}transcript") or "[]")
     assert [entry["who"] for entry in kept] == ["note"]
     assert servers.call(served.channel.sessions.resolve(old_token)) is None
@@ -375,8 +392,8 @@ def test_html_from_the_user_or_the_bot_is_shown_as_inert_text(
     visit: Visit, served: Served, rasa_here: tuple[InProcessRasa, Any]
 ) -> None:
     servers, _ = rasa_here
-    page = visit.page
     visit.open()
+    page = visit.ui
     attack = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
     visit.say(attack)
     assert page.locator(".amaan-bubble--user").last.inner_text() == attack
@@ -406,52 +423,55 @@ def test_html_from_the_user_or_the_bot_is_shown_as_inert_text(
 def test_the_widget_is_usable_by_keyboard_alone(visit: Visit) -> None:
     page = visit.page
     page.goto(visit.demo)
-    page.wait_for_selector(".amaan-launcher")
+    ui = visit.ui
     for _ in range(30):
         page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement.classList.contains('amaan-launcher')"):
+        if ui.evaluate("document.hasFocus() && document.activeElement.classList.contains('amaan-launcher')"):
             break
     else:
         pytest.fail("Tab never reached the chat button")
-    launcher_outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    launcher_outline = ui.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert launcher_outline == "solid", "focus is visible"
     page.keyboard.press("Enter")
-    page.wait_for_selector(".amaan-status[data-status=online]")
-    assert page.evaluate("document.activeElement.id") == "amaan-input"
+    ui.wait_for_selector(".amaan-status[data-status=online]")
+    assert ui.evaluate("document.activeElement.id") == "amaan-input"
     before = visit.bot_rows().count()
     page.keyboard.type("Hello")
     page.keyboard.press("Enter")
     visit._replies_after(before)
     # The buttons come with the last of the replies, which may arrive a moment after the first.
-    page.wait_for_selector(".amaan-choice")
+    ui.wait_for_selector(".amaan-choice")
     for _ in range(10):
         page.keyboard.press("Shift+Tab")
-        if page.evaluate("document.activeElement.classList.contains('amaan-choice')"):
+        if ui.evaluate("document.activeElement.classList.contains('amaan-choice')"):
             break
     else:
         pytest.fail("Shift+Tab never reached a choice button")
-    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
-    chosen = page.evaluate("document.activeElement.textContent")
+    assert ui.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
+    chosen = ui.evaluate("document.activeElement.textContent")
     before = visit.bot_rows().count()
     page.keyboard.press("Enter")
     visit._replies_after(before)
-    assert page.locator(".amaan-bubble--user").last.inner_text() == chosen
+    assert ui.locator(".amaan-bubble--user").last.inner_text() == chosen
     # Minimize and reopen without a mouse; focus goes back where it belongs.
-    page.focus(".amaan-minimize")
+    ui.focus(".amaan-minimize")
     page.keyboard.press("Enter")
-    assert page.locator(".amaan-panel").is_hidden()
-    assert page.evaluate("document.activeElement.classList.contains('amaan-launcher')")
+    assert ui.locator(".amaan-panel").is_hidden()
+    assert ui.evaluate("document.activeElement.classList.contains('amaan-launcher')")
     page.keyboard.press("Space")
-    assert page.evaluate("document.activeElement.id") == "amaan-input"
+    assert ui.evaluate("document.activeElement.id") == "amaan-input"
 
 
 @pytest.mark.parametrize("language", ["ar", "en"])
 def test_axe_finds_no_serious_or_critical_violations(visit: Visit, language: str) -> None:
-    page = visit.page
     visit.open()
+    page = visit.ui  # the conversation's own document; the host page holds only the frame
     if language == "en":
         page.click(".amaan-widget [lang=en]")
     visit.say("مرحبا" if language == "ar" else "Hello")
+    visit.page.evaluate(AXE.read_text())
+    host = visit.page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    assert [v["id"] for v in host["violations"] if v["impact"] in ("serious", "critical")] == []
     page.evaluate(AXE.read_text())  # evaluated by the browser's debugger: no CSP relaxation needed
     results = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
     serious = [
@@ -472,7 +492,7 @@ def test_widget_and_demo_make_no_third_party_requests(visit: Visit) -> None:
     hosts = {urlparse(u).hostname for u in visit.urls}
     assert hosts <= LOCAL_HOSTS
     kinds = {re.sub(r"\?.*", "", urlparse(u).path).rsplit("/", 1)[-1] for u in visit.urls}
-    assert {"demo", "widget.js", "widget.css", "texts.json", "socket.io.min.js"} <= kinds
+    assert {"demo", "widget.js", "frame", "frame.js", "widget.css", "texts.json", "socket.io.min.js"} <= kinds
     assert any(u.startswith("ws://") for u in visit.urls), "the widget talks over WebSocket"
 
 
@@ -506,7 +526,7 @@ def ministry_site() -> Iterator[Callable[[str], str]]:
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header(
                 "Content-Security-Policy",
-                f"default-src 'none'; script-src {bot}; style-src {bot}; connect-src {bot} {ws}; "
+                f"default-src 'none'; script-src {bot}; style-src {bot}; connect-src {bot} {ws}; frame-src {bot}; "
                 "img-src data:; base-uri 'none'; form-action 'none'",
             )
             self.end_headers()
@@ -521,7 +541,9 @@ def ministry_site() -> Iterator[Callable[[str], str]]:
 
     def site(bot_url: str) -> str:
         pages["bot"] = bot_url
-        return f"http://localhost:{server.server_address[1]}"
+        # Same site as the bot (127.0.0.1), another origin (port): as a bot on a subdomain of the
+        # ministry's domain. A cross-site frame gets no storage where third-party storage is blocked.
+        return f"http://127.0.0.1:{server.server_address[1]}"
 
     try:
         yield site
@@ -539,15 +561,28 @@ def test_one_script_tag_embeds_the_widget_on_an_allowed_site(
     bot = servers.serve(agent, {"WEB_ALLOWED_ORIGINS": site})
     site = ministry_site(bot.base_url)
     page.goto(site + "/")
-    page.click(".amaan-launcher")
-    page.wait_for_selector(".amaan-status[data-status=online]")
-    assert page.locator(".amaan-widget").get_attribute("dir") == "ltr"
-    assert (page.locator(".amaan-panel").bounding_box() or {})["x"] > DESKTOP["width"] / 2
+    ui = visit.ui
+    ui.click(".amaan-launcher")
+    ui.wait_for_selector(".amaan-status[data-status=online]")
+    assert ui.locator(".amaan-widget").get_attribute("dir") == "ltr"
+    assert (ui.locator(".amaan-panel").bounding_box() or {})["x"] > DESKTOP["width"] / 2
     assert "automated assistant" in visit.say("Hello")
-    assert visit.storage(), "kept in the ministry site's sessionStorage, for this tab"
-    page.click(".amaan-exit")
+    assert visit.storage(), "kept in the bot's frame, for this tab"
+    # Nothing of it is within the ministry page's reach (an analytics tag, a compromised library).
+    assert visit.storage(page) == {}, "the host page's sessionStorage holds nothing of the conversation"
+    reach = page.evaluate(
+        """() => {
+            const frame = document.querySelector('iframe.amaan-frame');
+            let storage = 'readable';
+            try { frame.contentWindow.sessionStorage.length; } catch (e) { storage = e.name; }
+            return {doc: frame.contentDocument === null, storage, text: document.body.innerText};
+        }"""
+    )
+    assert reach["doc"] and reach["storage"] == "SecurityError"
+    assert "automated assistant" not in reach["text"] and visit.token() not in reach["text"]
+    ui.click(".amaan-exit")
     page.wait_for_url(site + "/weather")
-    assert visit.storage() == {}
+    assert visit.storage(page) == {}
 
 
 def test_a_site_that_is_not_allowed_gets_no_conversation(
@@ -555,9 +590,12 @@ def test_a_site_that_is_not_allowed_gets_no_conversation(
 ) -> None:
     page = visit.page
     site = ministry_site(served.base_url)  # this server allows only its own origin
+    blocked: List[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "frame-ancestors" in m.text else None)
     page.goto(site + "/")
-    page.click(".amaan-launcher")
-    page.wait_for_selector(".amaan-status[data-status=offline]")
+    frame = page.wait_for_selector("iframe.amaan-frame", state="attached").content_frame()
     time.sleep(1)
-    assert page.get_attribute(".amaan-status", "data-status") == "offline"
-    assert visit.token() is None
+    # The bot's frame refuses to be shown there (frame-ancestors): no widget, no conversation.
+    assert frame is not None and frame.query_selector(".amaan-launcher") is None
+    assert blocked, "Chromium reports the refused frame"
+    visit.problems.clear()  # that refusal is what this test expects, not a problem

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterator, List, Optional
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.cases.models import AUTHORS, OUTCOMES, Case, CaseMessage
@@ -81,13 +81,28 @@ class Handovers:
             if case.assignee and case.assignee != counselor and not force:
                 raise HeldByAnother(case.assignee)
             now = self._clock()
-            case.assignee = counselor
-            if not case.held:
-                case.held_since = now
-            case.held = case.conversation is not None  # an unlinked case has no chat to hold
-            case.status = "with_counselor"
-            case.updated_at = now
-            session.flush()
+            # A conditional UPDATE, not the read above, decides who gets the case: SQLite ignores
+            # FOR UPDATE, so two counselors could both read "unassigned"; only one UPDATE matches.
+            claimable = [Case.id == case.id, Case.status != "closed"]
+            if not force:
+                claimable.append(or_(Case.assignee.is_(None), Case.assignee == counselor))
+            changed = session.execute(
+                update(Case)
+                .where(*claimable)
+                .values(
+                    assignee=counselor,
+                    held_since=case.held_since if case.held else now,
+                    held=case.conversation is not None,  # an unlinked case has no chat to hold
+                    status="with_counselor",
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            session.refresh(case)
+            if changed.rowcount != 1:
+                if case.status == "closed":
+                    raise CaseClosed(reference)
+                raise HeldByAnother(case.assignee or "")
             return CaseMeta.of(case)
 
     def reassign(self, reference: str, counselor: str) -> Optional[CaseMeta]:

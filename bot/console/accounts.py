@@ -86,27 +86,32 @@ class Accounts:
             return [self._account(row) for row in rows]
 
     def set_disabled(self, username: str, disabled: bool = True) -> Account:
-        """Disable (or enable) an account; disabling also ends its sessions."""
+        """Disable (or enable) an account; either ends its sessions."""
         with Session(self.engine, future=True) as session, session.begin():
             row = self._row(session, username)
             if row is None:
                 raise AccountError(f"no account named {username!r}")
             row.disabled = disabled
-            if disabled:
-                for live in session.execute(
-                    select(ConsoleSession).where(ConsoleSession.username == username, ConsoleSession.ended_at.is_(None))
-                ).scalars():
-                    live.ended_at = self._clock()
+            self._end_sessions(session, username)
             session.flush()
             return self._account(row)
 
     def set_password(self, username: str, password: str) -> None:
+        """A new password; every session of the account ends (whoever knew the old one is out)."""
         self._check_password(password)
         with Session(self.engine, future=True) as session, session.begin():
             row = self._row(session, username)
             if row is None:
                 raise AccountError(f"no account named {username!r}")
             row.password_hash = self.hasher.hash(password)
+            self._end_sessions(session, username)
+
+    def _end_sessions(self, session: Session, username: str) -> None:
+        """End the account's live sessions: any change to an account signs it out everywhere."""
+        now = self._clock()
+        query = select(ConsoleSession).where(ConsoleSession.username == username, ConsoleSession.ended_at.is_(None))
+        for live in session.execute(query).scalars():
+            live.ended_at = now
 
     def verify(self, username: str, password: str) -> Optional[Account]:
         """The account, if the name and password match an enabled account; else None."""

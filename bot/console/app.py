@@ -14,7 +14,15 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from bot.console import cases, live, pages, render
 from bot.console.config import Console, ConsoleConfig, ConsoleConfigError
 from bot.console.delivery import DELIVERY, Delivery
-from bot.console.security import CONSOLE, add_security_headers, auth_middleware, database_errors
+from bot.console.security import (
+    CONSOLE,
+    MAX_BODY_BYTES,
+    add_security_headers,
+    auth_middleware,
+    body_limit,
+    database_errors,
+)
+from bot.logging_redact import install as install_redaction
 
 __all__ = ["create_app", "main", "COOKIE_NAME", "DELIVERY"]
 
@@ -37,7 +45,8 @@ def create_app(config: ConsoleConfig) -> web.Application:
         max_age=12 * 3600,  # the cookie's own limit; idle expiry is enforced on the server
     )
     app = web.Application(
-        middlewares=[database_errors, session_middleware(storage), auth_middleware], client_max_size=64 * 1024
+        middlewares=[body_limit, database_errors, session_middleware(storage), auth_middleware],
+        client_max_size=MAX_BODY_BYTES,
     )
     app[CONSOLE] = console
     app[DELIVERY] = Delivery(config.delivery_url, config.delivery_token)
@@ -77,6 +86,7 @@ def main(port: Optional[int] = None, host: str = "127.0.0.1") -> int:
 
     settings = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    install_redaction()  # as in the Rasa and action servers: no message text, number or secret in a log line
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # URLs carry case references only, but keep it quiet
     try:
         config = ConsoleConfig.from_settings(settings)

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Tuple
 
 from argon2 import PasswordHasher
 from cryptography.fernet import Fernet
@@ -98,6 +98,7 @@ class ConsoleConfig:
     heartbeat: float = 15.0  # seconds between SSE keep-alives (presence touch, session check)
     clock: Callable[[], datetime] = field(default=utcnow)
     hasher: Optional[PasswordHasher] = None
+    trusted_proxies: Tuple[str, ...] = ()  # CONSOLE_TRUSTED_PROXIES: whose X-Forwarded-For is believed
 
     @classmethod
     def from_settings(cls, settings: Settings, run_dir: Path = RUN_DIR) -> ConsoleConfig:
@@ -116,6 +117,7 @@ class ConsoleConfig:
             cases_stream=settings.cases_stream,
             default_language=settings.default_language,
             data_dir=settings.data_dir,
+            trusted_proxies=settings.console_trusted_proxies,
         )
 
 

@@ -54,17 +54,18 @@ async def login(request: web.Request) -> web.Response:
     ip = client_ip(request)
     known = await db(request, console.accounts.get, username) if username else None
     actor = username if known else "unknown"  # never store what was typed for an unknown name
-    if await db(request, console.limiter.blocked, username, ip):
+    # The try is counted before the password is checked, so parallel guesses cannot overrun the limit.
+    attempt = await db(request, console.limiter.attempt, username, ip)
+    if attempt is None:
         await db(request, console.audit.record, actor, "sign_in_limited", None, None, ip)
         logger.warning("console.sign_in.limited")
         return await render(request, "login.html", status=429, error="limited", username=username)
     account = await db(request, console.accounts.verify, username, password)
     if account is None:
-        await db(request, console.limiter.failed, username, ip)
         await db(request, console.audit.record, actor, "sign_in_failed", None, None, ip)
         logger.info("console.sign_in.failed")
         return await render(request, "login.html", status=401, error="bad_login", username=username)
-    await db(request, console.limiter.succeeded, username)
+    await db(request, console.limiter.succeeded, attempt)
     session_id = await db(request, console.sessions.start, account.username)
     language = request["lang"]
     session = await new_session(request)  # a fresh cookie: nothing carries over from before sign-in

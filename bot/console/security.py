@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import hmac
+import ipaddress
 import logging
 import secrets
-from typing import Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable, Optional, Tuple
 
 from aiohttp import web
 from aiohttp_session import get_session
@@ -28,6 +29,8 @@ __all__ = [
     "wants_json",
     "client_ip",
     "database_errors",
+    "body_limit",
+    "MAX_BODY_BYTES",
 ]
 
 logger = logging.getLogger(__name__)
@@ -64,7 +67,35 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
 
 
 def client_ip(request: web.Request) -> str:
-    return request.remote or "unknown"
+    """The client's address: the peer's, unless the peer is a trusted proxy (``CONSOLE_TRUSTED_PROXIES``);
+    then the nearest address in ``X-Forwarded-For`` that is not itself a trusted proxy. A header from
+    anyone else is ignored, so a client cannot choose the address it is limited and audited under."""
+    peer = request.remote or "unknown"
+    trusted = _trusted(request.app[CONSOLE].config.trusted_proxies)
+    if not trusted or not _within(peer, trusted):
+        return peer
+    hops = [h.strip() for value in request.headers.getall("X-Forwarded-For", []) for h in value.split(",")]
+    for hop in reversed([h for h in hops if h]):
+        if not _within(hop, trusted):
+            return hop if _address(hop) is not None else peer
+    return peer
+
+
+@functools.lru_cache(maxsize=8)
+def _trusted(networks: Tuple[str, ...]) -> Tuple[Any, ...]:
+    return tuple(ipaddress.ip_network(n, strict=False) for n in networks)
+
+
+def _address(value: str) -> Any:
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+def _within(value: str, networks: Tuple[Any, ...]) -> bool:
+    address = _address(value)
+    return address is not None and any(address in network for network in networks)
 
 
 def wants_json(request: web.Request) -> bool:
@@ -91,6 +122,19 @@ async def _csrf_ok(request: web.Request) -> bool:
         value = form.get(CSRF_FIELD)
         given = value if isinstance(value, str) else None
     return bool(given) and hmac.compare_digest(str(given), str(expected))
+
+
+MAX_BODY_BYTES = 64 * 1024  # the largest form or JSON the console takes (aiohttp's client_max_size too)
+
+
+@web.middleware
+async def body_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """413 for a declared body past the limit, before anything reads it (aiohttp's ``client_max_size``
+    stops an undeclared one once it passes the limit)."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        logger.warning("console.request.too_large path=%s", request.path)
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=request.content_length)
+    return await handler(request)
 
 
 @web.middleware

@@ -18,7 +18,7 @@ from sanic.response import HTTPResponse
 from bot.content import LANGUAGES, ContentLibrary
 from bot.settings import PROJECT_ROOT
 
-__all__ = ["add_files", "DEMO_CSP", "STATIC_DIR"]
+__all__ = ["add_files", "DEMO_CSP", "STATIC_DIR", "frame_csp"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,21 +29,38 @@ SOCKETIO_CLIENT = PROJECT_ROOT / "node_modules" / "socket.io-client" / "dist" / 
 # script or style, nothing from anywhere but the bot's own origin.
 DEMO_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
+
+
+def frame_csp(allowed_origins: Tuple[str, ...]) -> str:
+    """The conversation frame's policy: only the bot's own files and socket, and only the bot's own
+    pages and ``WEB_ALLOWED_ORIGINS`` may embed it (no other site can frame a child's chat)."""
+    ancestors = " ".join(("'self'", *allowed_origins))
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        f"base-uri 'none'; form-action 'none'; frame-ancestors {ancestors}"
+    )
+
 
 # name -> (file, content type, Cache-Control)
 _ASSETS: Dict[str, Tuple[Path, str, str]] = {
     "widget.js": (STATIC_DIR / "widget.js", "text/javascript; charset=utf-8", "public, max-age=600"),
+    "frame.js": (STATIC_DIR / "frame.js", "text/javascript; charset=utf-8", "public, max-age=600"),
     "widget.css": (STATIC_DIR / "widget.css", "text/css; charset=utf-8", "public, max-age=600"),
     "demo.css": (STATIC_DIR / "demo.css", "text/css; charset=utf-8", "public, max-age=600"),
     "socket.io.min.js": (SOCKETIO_CLIENT, "text/javascript; charset=utf-8", "public, max-age=86400"),
 }
-_PAGES: Dict[str, Path] = {"demo": STATIC_DIR / "demo.html", "weather": STATIC_DIR / "weather.html"}
+_PAGES: Dict[str, Path] = {
+    "demo": STATIC_DIR / "demo.html",
+    "weather": STATIC_DIR / "weather.html",
+    "frame": STATIC_DIR / "frame.html",
+}
 
 
-def add_files(web: Blueprint, data_dir: Path) -> None:
-    """The widget's files, its texts from data/content/messages.yml, the demo and exit pages."""
+def add_files(web: Blueprint, data_dir: Path, allowed_origins: Tuple[str, ...] = ()) -> None:
+    """The widget's files, its texts from data/content/messages.yml, the conversation frame (which
+    only the bot's own pages and ``allowed_origins`` may embed), the demo and exit pages."""
 
     @web.route("/", methods=["GET"])
     async def health(request: Request) -> HTTPResponse:
@@ -82,6 +99,10 @@ def add_files(web: Blueprint, data_dir: Path) -> None:
     async def weather(request: Request) -> HTTPResponse:
         return _page(_PAGES["weather"])
 
+    @web.route("/frame", methods=["GET"])
+    async def frame(request: Request) -> HTTPResponse:
+        return _page(_PAGES["frame"], frame_csp(allowed_origins))
+
 
 def _etag(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
@@ -102,13 +123,13 @@ def _cached(request: Request, body: bytes, content_type: str, cache: str) -> HTT
     return response.raw(body, content_type=content_type, headers=headers)
 
 
-def _page(path: Path) -> HTTPResponse:
+def _page(path: Path, csp: str = DEMO_CSP) -> HTTPResponse:
     """An HTML page under the strict CSP, never cached (quick exit should leave nothing to reload)."""
     return response.raw(
         path.read_bytes(),
         content_type="text/html; charset=utf-8",
         headers={
-            "Content-Security-Policy": DEMO_CSP,
+            "Content-Security-Policy": csp,
             "Cache-Control": "no-store",
             "Referrer-Policy": "no-referrer",
             "X-Content-Type-Options": "nosniff",

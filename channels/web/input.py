@@ -1,6 +1,7 @@
 """The widget's socket.io server at ``/webhooks/web/socket.io/`` (see the package docs for the
-protocol): sessions the server assigns, and each ``user_uttered`` read as the recipe every connector
-follows: a session (else refused) → the shape → media dropped unopened → the text cleaned
+protocol): sessions the server assigns (new ones limited per client address, ``limits``), and each
+``user_uttered`` read as the recipe every connector follows: a session (else refused) → the
+address's message limit (else ``busy``) → the shape → media dropped unopened → the text cleaned
 (``bot.inbound``) → one ``UserMessage`` through the ``HandoverGate`` → an ack once the bot has
 answered."""
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Awaitable, Callable, Dict, Mapping, Optional
+from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Tuple
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, Sanic
@@ -21,11 +22,12 @@ from bot.content import LANGUAGES, ContentLibrary
 from bot.inbound import prepare_text
 from bot.language import detect_language
 from bot.offered import OfferedPayloads, offered_store
-from bot.settings import Settings, get_settings
+from bot.settings import REQUEST_MAX_BYTES, Settings, get_settings
 from channels.common import refusal_text, reply_language
 from channels.gate import HandoverGate
 from channels.handover import Pushed, offer_push
 from channels.web.files import add_files
+from channels.web.limits import AddressLimiter, client_address
 from channels.web.output import WebOutput, deliver
 from channels.web.sessions import MemoryWebSessions, WebSessions, web_sessions
 
@@ -49,6 +51,9 @@ class _SocketBlueprint(Blueprint):
 
     def register(self, app: Sanic, options: Dict[str, Any]) -> None:
         channel: WebInput = self.ctx.channel
+        # The server's own body limit (``make run`` sets it too, through SANIC_REQUEST_MAX_SIZE).
+        app.config.REQUEST_MAX_SIZE = min(app.config.REQUEST_MAX_SIZE, REQUEST_MAX_BYTES)
+        app.config.WEBSOCKET_MAX_SIZE = min(app.config.WEBSOCKET_MAX_SIZE, REQUEST_MAX_BYTES)
         if channel.sio is not None:
             channel.sio.attach(app, SOCKETIO_PATH)
         channel.app = app
@@ -63,6 +68,23 @@ def _replay_cipher(settings: Settings) -> Optional[CaseCipher]:
         return CaseCipher(case_keys(settings))
     except MissingKey:
         return None
+
+
+def _own_origin_or(listed: Tuple[str, ...]) -> Callable[[Optional[str], Dict[str, Any]], bool]:
+    """The socket's origin check: the conversation frame is served from the bot's own origin, so
+    that is the origin a widget connects from (``listed``, ``WEB_ALLOWED_ORIGINS``, stay accepted:
+    which sites may show the chat is decided by the frame's ``frame-ancestors``)."""
+
+    def accepted(origin: Optional[str], environ: Dict[str, Any]) -> bool:
+        if origin is None or origin in listed:
+            return origin is not None
+        request = environ.get("sanic.request")
+        if request is None:
+            return False
+        scheme = "https" if str(request.scheme) in ("https", "wss") else "http"
+        return origin == f"{scheme}://{request.host}"
+
+    return accepted
 
 
 def _carries_media(data: Mapping[str, Any]) -> bool:
@@ -86,6 +108,8 @@ class WebInput(InputChannel):
         self.offered: Optional[OfferedPayloads] = None
         self.app: Optional[Sanic] = None
         self._senders: Dict[str, str] = {}  # socket id -> sender id
+        self._addresses: Dict[str, str] = {}  # socket id -> client address (for the limits)
+        self.limiter = AddressLimiter()
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         """Reaches a user's open widget(s) by sender id: ``send_text_message(sender_id, text)``."""
@@ -115,18 +139,19 @@ class WebInput(InputChannel):
         # "Delete my data" clears the replay log as well as the conversation (bot.cases.conversations).
         on_forget(self, self.sessions.forget)
         self.offered = offered_store(settings.redis_url)
+        self.limiter = AddressLimiter(settings.redis_url)
         manager = AsyncRedisManager(settings.redis_url, channel="amaan-web") if settings.redis_url else None
         sio = AsyncServer(
             async_mode="sanic",
             client_manager=manager,
-            cors_allowed_origins=list(settings.web_allowed_origins) or None,
+            cors_allowed_origins=_own_origin_or(settings.web_allowed_origins),
             cors_credentials=False,
             cookie=None,
             max_http_buffer_size=MAX_PACKET_BYTES,
         )
         self.sio = sio
         web = _SocketBlueprint(self, "amaan_web", __name__)
-        add_files(web, settings.data_dir)
+        add_files(web, settings.data_dir, settings.web_allowed_origins)
         # While a counselor holds a conversation, its messages go to the case, not to the bot.
         gate = HandoverGate.around(web, on_new_message)
         offer_push(web, self.name(), self.push)
@@ -134,15 +159,18 @@ class WebInput(InputChannel):
         @web.listener("after_server_stop")
         async def close_sessions(*_: Any) -> None:
             await self.sessions.close()
+            await self.limiter.close()
 
         @sio.on("connect")
         async def connect(sid: str, environ: Dict[str, Any], auth: Any = None) -> bool:
+            self._addresses[sid] = client_address(environ)
             logger.debug("web.socket.connected")
             return True
 
         @sio.on("disconnect")
         async def disconnect(sid: str, *_: Any) -> None:
             self._senders.pop(sid, None)
+            self._addresses.pop(sid, None)
             logger.debug("web.socket.disconnected")
 
         @sio.on("session_request")
@@ -153,6 +181,9 @@ class WebInput(InputChannel):
             sender = await self.sessions.resolve(token) if isinstance(token, str) and _TOKEN.match(token) else None
             resumed = sender is not None
             if sender is None:
+                # A new conversation costs memory or Redis: limited per address (resuming is not).
+                if not await self.limiter.allow("session", self._addresses.get(sid, "unknown")):
+                    return {"error": "busy"}
                 token, sender = await self.sessions.issue()
             previous = self._senders.get(sid)
             if previous and previous != sender:
@@ -179,6 +210,8 @@ class WebInput(InputChannel):
             sender = self._senders.get(sid)
             if sender is None:
                 return {"ok": False, "error": "no_session"}
+            if not await self.limiter.allow("message", self._addresses.get(sid, "unknown")):
+                return {"ok": False, "error": "busy"}
             if not isinstance(data, dict):
                 logger.info("web.message.rejected problem=shape")
                 return {"ok": False, "error": "bad_request"}

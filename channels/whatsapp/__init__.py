@@ -4,7 +4,7 @@ The recipe: ``X-Twilio-Signature`` must verify (Twilio's algorithm, constant-tim
 ``PUBLIC_BASE_URL`` + the path, because behind a proxy the URL the server sees is not the one
 Twilio signed (403 otherwise) → the form is checked → an empty TwiML answer at once; the message is
 then handled in the background, in arrival order per user: de-duplicated on
-``I-Twilio-Idempotency-Token`` (else ``MessageSid``), media refused unfetched, STOP/START handled,
+the signed ``MessageSid``, media refused unfetched, STOP/START handled,
 a numbered-list choice mapped back to its button, the text cleaned (``bot.inbound``), one
 ``UserMessage`` to Rasa, the replies sent with ``messages.create_async`` through the SDK's async
 HTTP client opened when the server starts.

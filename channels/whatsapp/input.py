@@ -3,7 +3,7 @@ Twilio's status callbacks; both answered with empty TwiML before anything slow h
 
 A message: Twilio's signed form (``form.read_form``: 413, 415, 400, 403) → ``From`` a WhatsApp
 number (else ignored) → 503 until the server has started → the sender id, a keyed hash of the
-number → the message queued on its sender (``ChatSequencer``) for the ``MessageHandler`` → TwiML.
+number → de-duplicated on the signed ``MessageSid`` → the message queued on its sender (``ChatSequencer``) for the ``MessageHandler`` → TwiML.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ __all__ = ["WhatsAppInput", "IDEMPOTENCY_HEADER"]
 
 logger = logging.getLogger(__name__)
 
-IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
+IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"  # unsigned: never what a delivery is known by
 
 
 class WhatsAppInput(PlatformInput[WhatsAppRuntime]):
@@ -103,7 +103,9 @@ class WhatsAppInput(PlatformInput[WhatsAppRuntime]):
         if runtime is None:
             return error_response(503, "starting")
         sender = runtime.identity.sender_id(address)
-        delivery = request.headers.get(IDEMPOTENCY_HEADER) or message_sid
+        # De-duplicated on the MessageSid, which the signature covers: Twilio's idempotency header is
+        # not signed, so a captured request replayed with a new header would otherwise be taken again.
+        delivery = message_sid
         app = request.app
         runtime.channel.sequencer.submit(
             sender, lambda: self._messages.handle(app, runtime, form, sender, address, delivery, on_new_message)

@@ -1,5 +1,5 @@
 """One accepted WhatsApp message, handled in the background in its sender's turn: de-duplicated on
-``I-Twilio-Idempotency-Token`` (else ``MessageSid``), the address kept encrypted, media refused
+the signed ``MessageSid``, the address kept encrypted, media refused
 unfetched, STOP/START handled, a numbered-list choice mapped back to its button, the text cleaned
 (``bot.inbound``), one ``UserMessage`` to Rasa."""
 
