@@ -53,3 +53,36 @@ def test_arabizi_and_home_violence_fire(net: DangerNet, text: str, kind: str) ->
 )
 def test_everyday_arabizi_does_not_fire(net: DangerNet, text: str) -> None:
     assert net.assess(text) is None, text
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("عمي بيعذبني كل ما تروح امي السوق", "abuse"),
+        ("مرت ابوي تقفلني في المخزن", "abuse"),
+        ("someone used my face with an AI app to make a nude pic and it is going around my school", "images"),
+        ("سووا لي صوره عاريه مزيفه وصارت عند كل البنات", "images"),
+        ("واحد من روبلوكس قال سياتي لياخذني من المدرسة", "meeting"),
+        ("my uncle said he will kill me if i tell my mom", "threat"),
+    ],
+)
+def test_more_disclosures_of_2026_12_06_fire(net: DangerNet, text: str, kind: str) -> None:
+    found = net.assess(text)
+    assert found is not None, text
+    assert found.kind == kind
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "هالدوام عم يقتلني بس لازم اكمل",  # frustration, with a subject that is a thing
+        "الزحمه هتموتني كل يوم الصبح",
+        "my dad is gonna kill me if i break another controller haha",
+        "i'm writing a story where the main character is bullied, what would a counselor say?",
+        "كيف افهم بنتي انها ما ترسل صور خاصه لحد",
+        "what are deepfake nude apps and how do i talk to my son about them",
+    ],
+)
+def test_figures_of_speech_fiction_and_advice_do_not_fire(net: DangerNet, text: str) -> None:
+    found = net.assess(text)
+    assert found is None or net.is_softened(text), text
