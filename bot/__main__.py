@@ -104,10 +104,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         return run_campaign_command(args)
     if args.command == "check-content":
+        from bot.campaigns.content import CampaignLibrary
         from bot.content import ContentLibrary
         from bot.settings import get_settings
-
-        from bot.campaigns.content import CampaignLibrary
 
         problems = ContentLibrary.load(get_settings().data_dir).problems()
         problems += CampaignLibrary.load(get_settings().data_dir).problems()

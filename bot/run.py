@@ -172,7 +172,9 @@ def start_console(
     )
 
 
-def start_campaign_worker(env: Dict[str, str], root: Path = PROJECT_ROOT, output: Optional[IO] = None) -> subprocess.Popen:
+def start_campaign_worker(
+    env: Dict[str, str], root: Path = PROJECT_ROOT, output: Optional[IO] = None
+) -> subprocess.Popen:
     """Start a campaign worker (Dramatiq, ``bot.campaigns.worker``): its own process, queue and
     connections, so that a broadcast never delays a reply. More may run, on any machine."""
     return subprocess.Popen(

@@ -18,7 +18,7 @@ import asyncio
 import copy
 import json
 import logging
-from typing import Any, Optional
+from typing import Any, Optional, Tuple, Type
 
 from rasa.core.channels.channel import UserMessage
 
@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 TIMEOUT = 3.0
 POLL_KEY = "amaan:camp:poll:{sender}"  # written by bot.campaigns.delivery when a poll goes out
+_UNAVAILABLE: Tuple[Type[BaseException], ...] = (CampaignStoreError, asyncio.TimeoutError, ValueError, *REDIS_ERRORS)
 
 
 class CampaignKeywords:
@@ -69,7 +70,7 @@ class CampaignKeywords:
             if command == "start" and not await self._stopped(message.sender_id):
                 command = None
             payload = as_payload(command) if command else await self._poll(message.sender_id, text)
-        except (CampaignStoreError, asyncio.TimeoutError, ValueError, *REDIS_ERRORS) as error:
+        except _UNAVAILABLE as error:
             logger.warning("campaigns.keyword.unavailable error=%s", type(error).__name__)
             payload = as_payload(command) if command in ("stop", "quiz") else None
         if payload is None:

@@ -64,7 +64,11 @@ class FakePlatforms:
                         "parameters": {"retry_after": self.retry_after},
                     }
                 if chat in self.blocked:
-                    return 403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}
+                    return 403, {
+                        "ok": False,
+                        "error_code": 403,
+                        "description": "Forbidden: bot was blocked by the user",
+                    }
                 self.requests.append(Recorded(now, "telegram", str(chat), body))
                 return 200, {"ok": True, "result": {"message_id": len(self.requests), "chat": {"id": chat}}}
         if path.endswith("/Messages.json"):

@@ -91,8 +91,9 @@ class Setup:
         self.store.subscribe(sender, "whatsapp", "ar", "parent", "Asia/Riyadh", WEEK)
         return sender
 
-    def send(self, item_id: str, segment: Segment = Segment(), repeat: int = 1) -> str:
+    def send(self, item_id: str, segment: Optional[Segment] = None, repeat: int = 1) -> str:
         """What the fan-out and batches do, ``repeat`` times over (a job run again sends nothing new)."""
+        segment = segment or Segment()
         bid = self.store.create_broadcast(item_id, segment)
         broadcast = self.store.broadcast(bid)
         item = LIB.item(item_id)

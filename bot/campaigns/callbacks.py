@@ -18,7 +18,9 @@ TWILIO_STOPPED = "21610"
 TWILIO_OUTSIDE_WINDOW = "63016"
 
 
-def apply_twilio_status(store: CampaignStore, message_sid: str, status: str, error_code: Optional[str]) -> Optional[str]:
+def apply_twilio_status(
+    store: CampaignStore, message_sid: str, status: str, error_code: Optional[str]
+) -> Optional[str]:
     """Record Twilio's ``status`` for ``message_sid``; returns the delivery state set, if any."""
     code = (error_code or "").strip()
     if status in ("delivered", "read"):

@@ -57,7 +57,10 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         if command == "send":
             if library.item(args.message_id) is None:
-                print(f"No message, tip, quiz or poll {args.message_id!r}: see `python -m bot campaigns list`.", file=sys.stderr)
+                print(
+                    f"No message, tip, quiz or poll {args.message_id!r}: see `python -m bot campaigns list`.",
+                    file=sys.stderr,
+                )
                 return 2
             if not settings.redis_url:
                 print("Campaign delivery needs Redis: set REDIS_URL (docs/CAMPAIGNS.md).", file=sys.stderr)
@@ -95,7 +98,11 @@ def run_command(args: argparse.Namespace) -> int:
             from bot.campaigns.worker import resume
 
             done = resume(broadcast.id)
-        print(f"{broadcast.id}: {command}d" if done else f"{broadcast.id}: cannot {command} a {broadcast.status} broadcast")
+        print(
+            f"{broadcast.id}: {command}d"
+            if done
+            else f"{broadcast.id}: cannot {command} a {broadcast.status} broadcast"
+        )
         return 0 if done else 1
     except CampaignStoreError as error:
         print(f"The campaign database is not available ({error}).", file=sys.stderr)

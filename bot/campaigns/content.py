@@ -182,7 +182,9 @@ def _load(data_dir: str) -> CampaignLibrary:
         raw = _read(path)
         audience = raw.get("series") or path.stem
         tips = [
-            Item(str(t["id"]), "tip", {lang: str(t.get(lang) or "") for lang in LANGUAGES}, list(t.get("sources") or []))
+            Item(
+                str(t["id"]), "tip", {lang: str(t.get(lang) or "") for lang in LANGUAGES}, list(t.get("sources") or [])
+            )
             for t in raw.get("tips") or []
         ]
         every = timedelta(days=int(raw.get("every_days") or 7))

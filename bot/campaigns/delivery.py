@@ -15,9 +15,10 @@ The delivery row (broadcast id, sender id) is the idempotency key. In order:
    delivered or failed), ``opted_out`` and the subscription stopped on Telegram 403 or Twilio
    21610, ``failed`` on any other 4xx, and 5xx/network errors retried with backoff.
 
-A worker killed with ``kill -9`` leaves at most one row in ``sending``: the request had left, or
-was a few microseconds from leaving. Such a row is never sent again (no child gets a second copy)
-and counts as sent.
+A worker killed with ``kill -9`` leaves at most one row per thread in ``sending``: its request had
+left, or was a few microseconds from leaving (the claim is the last step before the request). Such
+a row is never sent again (no child gets a second copy) and counts as sent, ``unconfirmed``, once
+``SENDING_LEASE`` has passed.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ POLL_KEY = "amaan:camp:poll:{sender}"  # read by channels.campaigns: a bare numb
 POLL_TTL = 7 * 24 * 3600
 ATTEMPTS = 4
 MAX_RETRY_AFTER = 300.0
+# Longer than one send takes with its retries (429 waits aside); see ``Deliverer._unfinished``.
+SENDING_LEASE = 15.0
 
 
 @dataclass(frozen=True)
@@ -92,9 +95,11 @@ class Deliverer:
     def deliver(self, broadcast: BroadcastInfo, item: Item, sender_id: str) -> Tuple[str, float]:
         """Deliver ``item`` to ``sender_id`` under ``broadcast``'s key; (state, seconds to wait when held)."""
         bid = broadcast.id
-        state = self.store.delivery_state(bid, sender_id)
-        if state not in ("queued", "held"):
-            return state or "unknown", 0.0
+        found = self.store.delivery(bid, sender_id)
+        if found is not None and found[0] == "sending":
+            return self._unfinished(bid, sender_id, found[1])
+        if found is None or found[0] not in ("queued", "held"):
+            return found[0] if found else "unknown", 0.0
         subscriber = self.store.get(sender_id)
         if subscriber is None or subscriber.state != "active":
             self.store.mark(bid, sender_id, "opted_out", only_from=("queued", "held"))
@@ -104,17 +109,32 @@ class Deliverer:
             self.store.mark(bid, sender_id, "held", "quiet_hours", only_from=("queued", "held"))
             return "held", wait
         language = subscriber.language
-        text = render(item, broadcast, language, self.library.reply("poll_hint", language) if item.kind == "poll" else "")
+        text = render(
+            item, broadcast, language, self.library.reply("poll_hint", language) if item.kind == "poll" else ""
+        )
         if subscriber.channel == "telegram" and self.telegram is not None:
             result = self._telegram(bid, subscriber, text)
         elif subscriber.channel == "whatsapp" and self.twilio is not None:
             result = self._whatsapp(bid, subscriber, item, text)
         else:
-            self.store.mark(bid, sender_id, "skipped", f"cannot_push_{subscriber.channel}"[:32], only_from=("queued", "held"))
+            self.store.mark(
+                bid, sender_id, "skipped", f"cannot_push_{subscriber.channel}"[:32], only_from=("queued", "held")
+            )
             return "skipped", 0.0
         if isinstance(result, str):
             return result, 0.0
         return self._record(bid, subscriber, item, result), 0.0
+
+    def _unfinished(self, bid: str, sender_id: str, since: datetime) -> Tuple[str, float]:
+        """A row left in ``sending``: within ``SENDING_LEASE`` another worker may still be at it
+        (look again later); after it, its worker died with the request sent or leaving: never sent
+        again, counted as sent (``unconfirmed``)."""
+        age = (self._clock() - since).total_seconds()
+        if age < SENDING_LEASE:
+            return "held", SENDING_LEASE - age
+        self.store.mark(bid, sender_id, "sent", "unconfirmed", only_from=("sending",))
+        logger.warning("campaigns.send.unconfirmed broadcast=%s", bid)
+        return "sent", 0.0
 
     # --- per platform --------------------------------------------------------------------------
 
@@ -196,7 +216,7 @@ class Deliverer:
     def _record(self, bid: str, subscriber: SubscriberInfo, item: Item, result: SendResult) -> str:
         sender_id = subscriber.sender_id
         if result.outcome == "sent":
-            self.store.mark(bid, sender_id, "sent", provider_id=result.provider_id, only_from=("sending",))
+            self.store.mark(bid, sender_id, "sent", provider_id=result.provider_id, only_from=("sending", "sent"))
             if item.kind == "poll":
                 poll = {"id": item.id, "choices": [c["id"] for c in item.choices]}
                 self.redis.set(POLL_KEY.format(sender=sender_id), json.dumps(poll), ex=POLL_TTL)

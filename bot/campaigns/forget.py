@@ -1,4 +1,4 @@
-""""Delete my data" for campaigns: the subscription and the delivery rows naming the sender go."""
+""" "Delete my data" for campaigns: the subscription and the delivery rows naming the sender go."""
 
 from __future__ import annotations
 

@@ -38,14 +38,16 @@ STOP_WORDS = frozenset(
         "ستوب",
     )
 )
-START_WORDS = frozenset(normalize_for_matching(w) for w in ("start", "unstop", "resume", "ابدأ", "ابدا", "بدء", "استئناف"))
+START_WORDS = frozenset(
+    normalize_for_matching(w) for w in ("start", "unstop", "resume", "ابدأ", "ابدا", "بدء", "استئناف")
+)
 QUIZ_WORDS = frozenset(normalize_for_matching(w) for w in ("quiz", "اختبار", "اختبرني", "مسابقة"))
 
 _PAYLOADS = {"stop": "/unsubscribe_tips", "start": "/resubscribe_tips", "quiz": "/start_quiz"}
 
 
 def campaign_command(text: Optional[str]) -> Optional[Command]:
-    """"stop", "start" or "quiz" when the whole message is one of those words, else None."""
+    """ "stop", "start" or "quiz" when the whole message is one of those words, else None."""
     if not text or len(text) > 40 or text.lstrip().startswith("/"):
         return None
     word = normalize_for_matching(text)

@@ -60,7 +60,9 @@ class TelegramSender:
         try:
             response = self._client.send(request)
         except httpx.HTTPError as error:
-            logger.warning("campaigns.telegram.network error=%s", type(error).__name__)  # never the URL: it has the token
+            logger.warning(
+                "campaigns.telegram.network error=%s", type(error).__name__
+            )  # never the URL: it has the token
             return SendResult("retry")
         body = _json(response)
         if response.status_code == 200 and body.get("ok"):

@@ -22,6 +22,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.campaigns.deliveries import DeliveryRecords
+from bot.campaigns.errors import CampaignStoreError
 from bot.campaigns.models import Broadcast, Delivery, PollCount, Subscriber
 from bot.cases.models import utcnow
 from bot.cases.schema import engine_for, migrate_component
@@ -40,10 +42,6 @@ logger = logging.getLogger(__name__)
 
 _COMPONENT = "campaigns"
 _LOCK_KEY = 0x414D41414E + 11  # another advisory lock than the cases'
-
-
-class CampaignStoreError(Exception):
-    """The campaign database is unavailable or refused a write."""
 
 
 @dataclass(frozen=True)
@@ -85,11 +83,14 @@ MIGRATIONS = [(1, _create_tables)]
 
 
 def _subscriber(row: Subscriber) -> SubscriberInfo:
-    return SubscriberInfo(row.sender_id, row.channel, row.language, row.audience, row.timezone, row.state, row.tips_sent)
+    return SubscriberInfo(
+        row.sender_id, row.channel, row.language, row.audience, row.timezone, row.state, row.tips_sent
+    )
 
 
-class CampaignStore:
-    """Campaign data on one engine; the schema is migrated on first use in each process."""
+class CampaignStore(DeliveryRecords):
+    """Campaign data on one engine; the schema is migrated on first use in each process. Deliveries
+    and poll counts: ``bot.campaigns.deliveries``."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -143,7 +144,12 @@ class CampaignStore:
             if row is None:
                 conn.execute(
                     Subscriber.__table__.insert().values(
-                        sender_id=sender_id, state="active", subscribed_at=now, tips_sent=0, next_tip_at=now + every, **values
+                        sender_id=sender_id,
+                        state="active",
+                        subscribed_at=now,
+                        tips_sent=0,
+                        next_tip_at=now + every,
+                        **values,
                     )
                 )
                 return True
@@ -181,7 +187,7 @@ class CampaignStore:
             )
 
     def forget(self, sender_id: str) -> bool:
-        """"Delete my data": the subscription and every delivery row naming this sender."""
+        """ "Delete my data": the subscription and every delivery row naming this sender."""
         with self._tx() as conn:
             gone = conn.execute(delete(Subscriber).where(Subscriber.sender_id == sender_id)).rowcount
             conn.execute(delete(Delivery).where(Delivery.sender_id == sender_id))
@@ -225,9 +231,7 @@ class CampaignStore:
             )
             return [_subscriber(r) for r in rows]
 
-    def advance_tip(
-        self, sender_id: str, sent_index: int, next_at: Optional[datetime], finished: bool = False
-    ) -> bool:
+    def advance_tip(self, sender_id: str, sent_index: int, next_at: Optional[datetime], finished: bool = False) -> bool:
         """Record tip ``sent_index`` as sent (once: False when another worker already did), or,
         ``finished``, the series as complete (no next tip)."""
         values: Dict[str, Any] = {"next_tip_at": next_at}
@@ -292,110 +296,6 @@ class CampaignStore:
             query = query.where(Broadcast.status.in_(tuple(only_from)))
         with self._tx() as conn:
             return bool(conn.execute(query.values(status=status)).rowcount)
-
-    # --- deliveries --------------------------------------------------------------------------
-
-    def add_deliveries(self, broadcast_id: str, sender_ids: Sequence[str]) -> None:
-        """One queued row per recipient; rows that exist already are left as they are."""
-        if not sender_ids:
-            return
-        now = utcnow()
-        with self._tx() as conn:
-            statement = self._insert(conn, Delivery).on_conflict_do_nothing(
-                index_elements=["broadcast_id", "sender_id"]
-            )
-            conn.execute(
-                statement, [dict(broadcast_id=broadcast_id, sender_id=s, state="queued", updated_at=now) for s in sender_ids]
-            )
-
-    def claim(self, broadcast_id: str, sender_id: str) -> bool:
-        """queued/held → sending; True for exactly one caller."""
-        with self._tx() as conn:
-            return bool(
-                conn.execute(
-                    update(Delivery)
-                    .where(
-                        Delivery.broadcast_id == broadcast_id,
-                        Delivery.sender_id == sender_id,
-                        Delivery.state.in_(("queued", "held")),
-                    )
-                    .values(state="sending", updated_at=utcnow())
-                ).rowcount
-            )
-
-    def mark(
-        self,
-        broadcast_id: str,
-        sender_id: str,
-        state: str,
-        reason: Optional[str] = None,
-        provider_id: Optional[str] = None,
-        only_from: Sequence[str] = (),
-    ) -> bool:
-        query = update(Delivery).where(Delivery.broadcast_id == broadcast_id, Delivery.sender_id == sender_id)
-        if only_from:
-            query = query.where(Delivery.state.in_(tuple(only_from)))
-        values: Dict[str, Any] = dict(state=state, reason=reason, updated_at=utcnow())
-        if provider_id:
-            values["provider_id"] = provider_id
-        with self._tx() as conn:
-            return bool(conn.execute(query.values(**values)).rowcount)
-
-    def delivery_state(self, broadcast_id: str, sender_id: str) -> Optional[str]:
-        with self._tx() as conn:
-            return conn.execute(
-                select(Delivery.state).where(Delivery.broadcast_id == broadcast_id, Delivery.sender_id == sender_id)
-            ).scalar_one_or_none()
-
-    def status_callback(self, provider_id: str, state: str, reason: Optional[str] = None) -> Optional[str]:
-        """A provider's status for the message it numbered ``provider_id``; returns the sender id."""
-        with self._tx() as conn:
-            row = conn.execute(select(Delivery.id, Delivery.sender_id).where(Delivery.provider_id == provider_id)).first()
-            if row is None:
-                return None
-            conn.execute(update(Delivery).where(Delivery.id == row.id).values(state=state, reason=reason, updated_at=utcnow()))
-            return str(row.sender_id)
-
-    def progress(self, broadcast_id: str) -> Dict[str, int]:
-        """Counts by delivery state (every state present, zeros included) and the total."""
-        from bot.campaigns.models import DELIVERY_STATES
-
-        with self._tx() as conn:
-            rows = conn.execute(
-                select(Delivery.state, func.count()).where(Delivery.broadcast_id == broadcast_id).group_by(Delivery.state)
-            )
-            counts = {state: 0 for state in DELIVERY_STATES}
-            counts.update({r[0]: int(r[1]) for r in rows})
-        counts["total"] = sum(counts.values())
-        return counts
-
-    def pending(self, broadcast_id: str, limit: int = 1000, after: str = "") -> List[str]:
-        """Recipients still queued (a restarted fan-out sends them again, idempotently)."""
-        with self._tx() as conn:
-            rows = conn.execute(
-                select(Delivery.sender_id)
-                .where(Delivery.broadcast_id == broadcast_id, Delivery.state == "queued", Delivery.sender_id > after)
-                .order_by(Delivery.sender_id)
-                .limit(limit)
-            )
-            return [r.sender_id for r in rows]
-
-    # --- polls -------------------------------------------------------------------------------
-
-    def vote(self, poll_id: str, choice: str) -> None:
-        """One more answer ``choice`` to ``poll_id``: a count, nothing about who answered."""
-        with self._tx() as conn:
-            statement = self._insert(conn, PollCount).values(poll_id=poll_id, choice=choice, count=1)
-            conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["poll_id", "choice"], set_={"count": PollCount.__table__.c.count + 1}
-                )
-            )
-
-    def poll_counts(self, poll_id: str) -> Dict[str, int]:
-        with self._tx() as conn:
-            rows = conn.execute(select(PollCount.choice, PollCount.count).where(PollCount.poll_id == poll_id))
-            return {r[0]: int(r[1]) for r in rows}
 
 
 _STORES: Dict[str, CampaignStore] = {}

@@ -208,4 +208,3 @@ def resume(broadcast_id: str) -> bool:
         return False
     fan_out.send(broadcast_id)
     return True
-
