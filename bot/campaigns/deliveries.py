@@ -78,6 +78,24 @@ class DeliveryRecords:
         found = self.delivery(broadcast_id, sender_id)
         return found[0] if found else None
 
+    def recipient(self, broadcast_id: str, sender_id: str) -> Optional[Tuple[str, datetime, Optional[Any]]]:
+        """(delivery state, when it changed, the subscriber or None) in one query, for the sender."""
+        from bot.campaigns.models import Subscriber
+        from bot.campaigns.store import subscriber_info
+
+        with self._tx() as conn:
+            row = conn.execute(
+                select(
+                    Delivery.state.label("delivery_state"), Delivery.updated_at.label("delivery_changed"), Subscriber
+                )
+                .outerjoin(Subscriber, Subscriber.sender_id == Delivery.sender_id)
+                .where(Delivery.broadcast_id == broadcast_id, Delivery.sender_id == sender_id)
+            ).first()
+        if row is None:
+            return None
+        found = subscriber_info(row) if row.channel is not None else None
+        return str(row.delivery_state), row.delivery_changed, found
+
     def delivery(self, broadcast_id: str, sender_id: str) -> Optional[Tuple[str, datetime]]:
         """(state, when it last changed), or None when there is no such row."""
         with self._tx() as conn:

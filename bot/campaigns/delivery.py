@@ -95,12 +95,12 @@ class Deliverer:
     def deliver(self, broadcast: BroadcastInfo, item: Item, sender_id: str) -> Tuple[str, float]:
         """Deliver ``item`` to ``sender_id`` under ``broadcast``'s key; (state, seconds to wait when held)."""
         bid = broadcast.id
-        found = self.store.delivery(bid, sender_id)
+        found = self.store.recipient(bid, sender_id)
         if found is not None and found[0] == "sending":
             return self._unfinished(bid, sender_id, found[1])
         if found is None or found[0] not in ("queued", "held"):
             return found[0] if found else "unknown", 0.0
-        subscriber = self.store.get(sender_id)
+        subscriber = found[2]
         if subscriber is None or subscriber.state != "active":
             self.store.mark(bid, sender_id, "opted_out", only_from=("queued", "held"))
             return "opted_out", 0.0

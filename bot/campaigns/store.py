@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -82,7 +82,18 @@ def _create_tables(conn: Connection) -> None:
 MIGRATIONS = [(1, _create_tables)]
 
 
-def _subscriber(row: Subscriber) -> SubscriberInfo:
+def _sqlite_for_many_writers(connection: Any, record: Any) -> None:
+    """A broadcast writes two rows per recipient from many threads: with SQLite's write-ahead log
+    readers never wait for a writer, and a commit syncs at checkpoints rather than every time
+    (a power cut may lose the last commits, never corrupt the file). bench/campaigns.py measured
+    15 messages/s without, on this machine."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def subscriber_info(row: Any) -> SubscriberInfo:
     return SubscriberInfo(
         row.sender_id, row.channel, row.language, row.audience, row.timezone, row.state, row.tips_sent
     )
@@ -99,7 +110,10 @@ class CampaignStore(DeliveryRecords):
 
     @classmethod
     def from_url(cls, url: str) -> CampaignStore:
-        return cls(engine_for(url))
+        engine = engine_for(url)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_for_many_writers)
+        return cls(engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -196,7 +210,7 @@ class CampaignStore(DeliveryRecords):
     def get(self, sender_id: str) -> Optional[SubscriberInfo]:
         with self._tx() as conn:
             row = conn.execute(select(Subscriber).where(Subscriber.sender_id == sender_id)).first()
-        return _subscriber(row) if row is not None else None
+        return subscriber_info(row) if row is not None else None
 
     def segment(self, segment: Segment, after: str = "", limit: int = 1000) -> List[str]:
         """Active subscribers in ``segment``, by sender id, ``limit`` at a time after ``after``."""
@@ -229,7 +243,7 @@ class CampaignStore(DeliveryRecords):
                 .order_by(Subscriber.next_tip_at)
                 .limit(limit)
             )
-            return [_subscriber(r) for r in rows]
+            return [subscriber_info(r) for r in rows]
 
     def advance_tip(self, sender_id: str, sent_index: int, next_at: Optional[datetime], finished: bool = False) -> bool:
         """Record tip ``sent_index`` as sent (once: False when another worker already did), or,
