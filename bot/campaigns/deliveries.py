@@ -10,7 +10,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
-from bot.campaigns.models import DELIVERY_STATES, Delivery, PollCount
+from bot.campaigns.models import DELIVERY_STATES, Delivery, PollCount, Subscriber
+from bot.campaigns.records import subscriber_info
 from bot.cases.models import utcnow
 
 __all__ = ["DeliveryRecords"]
@@ -80,9 +81,6 @@ class DeliveryRecords:
 
     def recipient(self, broadcast_id: str, sender_id: str) -> Optional[Tuple[str, datetime, Optional[Any]]]:
         """(delivery state, when it changed, the subscriber or None) in one query, for the sender."""
-        from bot.campaigns.models import Subscriber
-        from bot.campaigns.store import subscriber_info
-
         with self._tx() as conn:
             row = conn.execute(
                 select(

@@ -13,7 +13,6 @@ import logging
 import secrets
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
@@ -25,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.campaigns.deliveries import DeliveryRecords
 from bot.campaigns.errors import CampaignStoreError
 from bot.campaigns.models import Broadcast, Delivery, PollCount, Subscriber
+from bot.campaigns.records import BroadcastInfo, Segment, SubscriberInfo, subscriber_info
 from bot.cases.models import utcnow
 from bot.cases.schema import engine_for, migrate_component
 
@@ -44,36 +44,6 @@ _COMPONENT = "campaigns"
 _LOCK_KEY = 0x414D41414E + 11  # another advisory lock than the cases'
 
 
-@dataclass(frozen=True)
-class SubscriberInfo:
-    sender_id: str
-    channel: str
-    language: str
-    audience: Optional[str]
-    timezone: str
-    state: str
-    tips_sent: int
-
-
-@dataclass(frozen=True)
-class Segment:
-    """Who a broadcast goes to: None means any."""
-
-    channel: Optional[str] = None
-    language: Optional[str] = None
-    audience: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class BroadcastInfo:
-    id: str
-    item_id: str
-    segment: Segment
-    status: str
-    send_at: datetime
-    texts: Dict[str, Optional[str]]
-
-
 def _create_tables(conn: Connection) -> None:
     for model in (Subscriber, Broadcast, Delivery, PollCount):
         model.__table__.create(conn, checkfirst=True)
@@ -91,12 +61,6 @@ def _sqlite_for_many_writers(connection: Any, record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-
-
-def subscriber_info(row: Any) -> SubscriberInfo:
-    return SubscriberInfo(
-        row.sender_id, row.channel, row.language, row.audience, row.timezone, row.state, row.tips_sent
-    )
 
 
 class CampaignStore(DeliveryRecords):
