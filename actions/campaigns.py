@@ -100,8 +100,13 @@ class ActionCampaignUnsubscribe(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         lang = _language(tracker)
         library = _library()
+        metadata = tracker.latest_message.get("metadata") or {}
+        done_by_channel = metadata.get("campaign_stop") if isinstance(metadata, dict) else None
         try:
-            stopped = await _off_loop(_store().stop, tracker.sender_id)
+            # A bare STOP was applied by the channel already (channels/campaigns.py).
+            stopped = done_by_channel == "stopped" or (
+                done_by_channel is None and await _off_loop(_store().stop, tracker.sender_id)
+            )
         except CampaignStoreError:
             dispatcher.utter_message(text=library.reply("store_unavailable", lang))
             return []

@@ -1,6 +1,7 @@
 """The campaign keyword check every connector runs, through its ``HandoverGate``, before the NLU.
 
-* STOP words (``bot.campaigns.keywords``) reach Rasa as ``/unsubscribe_tips``, "quiz" as
+* STOP words (``bot.campaigns.keywords``) end the subscription here, at once, and reach Rasa as
+  ``/unsubscribe_tips`` with the outcome in the metadata, "quiz" as
   ``/start_quiz``, START as ``/resubscribe_tips`` only for someone who stopped (anyone else's
   "ابدأ" is an ordinary message), so none of them depends on the model's guess.
 * A bare number answering a broadcast poll (the worker leaves ``camp:poll:<sender>`` in Redis)
@@ -27,12 +28,13 @@ from bot.campaigns.store import CampaignStoreError, campaign_store
 from bot.settings import Settings
 from channels.state import REDIS_ERRORS, open_redis
 
-__all__ = ["CampaignKeywords", "POLL_KEY"]
+__all__ = ["CampaignKeywords", "POLL_KEY", "STOP_OUTCOME"]
 
 logger = logging.getLogger(__name__)
 
 TIMEOUT = 3.0
 POLL_KEY = "amaan:camp:poll:{sender}"  # written by bot.campaigns.delivery when a poll goes out
+STOP_OUTCOME = "campaign_stop"  # in the message's metadata: "stopped" or "not_subscribed"
 _UNAVAILABLE: Tuple[Type[BaseException], ...] = (CampaignStoreError, asyncio.TimeoutError, ValueError, *REDIS_ERRORS)
 
 
@@ -66,7 +68,10 @@ class CampaignKeywords:
         """``message`` with a campaign keyword turned into its intent payload (see the module docs)."""
         text = message.text or ""
         command = campaign_command(text)
+        outcome = None
         try:
+            if command == "stop":
+                outcome = await self._stop(message.sender_id)
             if command == "start" and not await self._stopped(message.sender_id):
                 command = None
             payload = as_payload(command) if command else await self._poll(message.sender_id, text)
@@ -78,7 +83,17 @@ class CampaignKeywords:
         logger.info("campaigns.keyword command=%s", command or "poll")
         rewritten = copy.copy(message)
         rewritten.text = payload
+        if outcome is not None:
+            # The action says what happened here rather than stopping a second time.
+            rewritten.metadata = {**(message.metadata or {}), STOP_OUTCOME: outcome}
         return rewritten
+
+    async def _stop(self, sender_id: str) -> str:
+        """STOP takes effect here, before Rasa, whatever the conversation is in the middle of (a
+        report form reads the word as a wrong answer and asks again; the subscription still ends)."""
+        store = campaign_store(self._settings)
+        stopped = await asyncio.wait_for(asyncio.to_thread(store.stop, sender_id), TIMEOUT)
+        return "stopped" if stopped else "not_subscribed"
 
     async def while_held(self, message: UserMessage) -> None:
         """A STOP said to a counselor: campaign messages end; the conversation with them goes on."""
