@@ -2,8 +2,8 @@
 
 The subscription follows the conversation's audience and language (``bot.campaigns``); STOP only
 ever ends campaign messages, never help, reporting or a counselor's conversation (the rules put
-the report form back after it). A bare STOP/START/"quiz" reaches these actions as a payload from
-the channels' keyword check (``bot.campaigns.keywords``), whatever the model makes of the word.
+the report form back after it). The intents are not trained: they reach these actions as payloads
+from the channels' check of the words (``bot.campaigns.keywords``) and from buttons.
 """
 
 from __future__ import annotations

@@ -77,7 +77,7 @@ class CampaignKeywords:
             payload = as_payload(command) if command else await self._poll(message.sender_id, text)
         except _UNAVAILABLE as error:
             logger.warning("campaigns.keyword.unavailable error=%s", type(error).__name__)
-            payload = as_payload(command) if command in ("stop", "quiz") else None
+            payload = as_payload(command) if command in ("stop", "quiz", "subscribe") else None
         if payload is None:
             return message
         logger.info("campaigns.keyword command=%s", command or "poll")
