@@ -6,7 +6,9 @@ Commands:
   run                start the Rasa and action servers (what ``make run`` does)
   eval [--json F] [--quiet]
                      figures and gates on the sets in tests/nlu (what ``make eval`` does)
-  check-content      list problems in data/content (missing audiences, languages, placeholders)
+  check-content      list problems in data/content and data/campaigns (missing audiences, languages, sources)
+  campaigns list | send ID [--channel C] [--language L] [--audience A] | status ID [--json]
+                     what can be broadcast, send one to a segment, its progress (docs/CAMPAIGNS.md)
   purge [--dry-run]  delete cases closed more than CASE_RETENTION_DAYS ago (for cron)
   new-key            print a new case encryption key (see docs/REPORTING.md for rotation)
   rotate-keys        re-encrypt every case with the first key in CASE_ENCRYPTION_KEYS
@@ -56,6 +58,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     from bot.console.cli import add_commands as add_console_commands
 
     add_console_commands(commands)
+    from bot.campaigns.cli import COMMANDS as CAMPAIGN_COMMANDS
+    from bot.campaigns.cli import add_commands as add_campaign_commands
+
+    add_campaign_commands(commands)
     telegram = commands.add_parser("telegram", help="Telegram set-up")
     telegram_commands = telegram.add_subparsers(dest="telegram_command", required=True)
     set_webhook = telegram_commands.add_parser(
@@ -93,11 +99,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         from bot.console.cli import run_command as run_console_command
 
         return run_console_command(args)
+    if args.command in CAMPAIGN_COMMANDS:
+        from bot.campaigns.cli import run_command as run_campaign_command
+
+        return run_campaign_command(args)
     if args.command == "check-content":
+        from bot.campaigns.content import CampaignLibrary
         from bot.content import ContentLibrary
         from bot.settings import get_settings
 
         problems = ContentLibrary.load(get_settings().data_dir).problems()
+        problems += CampaignLibrary.load(get_settings().data_dir).problems()
         for problem in problems:
             print(problem)
         print(f"{len(problems)} problem(s)")

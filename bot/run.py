@@ -1,5 +1,5 @@
-"""``make run``: the Rasa server, the action server and the counselor console on embedded
-defaults, supervised together.
+"""``make run``: the Rasa server, the action server, the counselor console and (with ``REDIS_URL``)
+a campaign worker, on embedded defaults, supervised together.
 
 Writes the channel credentials and endpoints for this environment into ``.run/``, starts the
 three processes, prints what runs where once they answer, and stops everything it started on
@@ -27,7 +27,15 @@ from bot.logging_redact import logging_config_file
 from bot.model import ensure_model, rasa_env
 from bot.settings import PROJECT_ROOT, Settings, get_settings, sanic_limits, write_dev_handover_token
 
-__all__ = ["write_runtime_config", "start", "start_console", "stop", "wait_until_up", "main"]
+__all__ = [
+    "write_runtime_config",
+    "start",
+    "start_console",
+    "start_campaign_worker",
+    "stop",
+    "wait_until_up",
+    "main",
+]
 
 
 def write_runtime_config(settings: Settings, run_dir: Path, actions_port: int) -> Dict[str, Path]:
@@ -170,6 +178,20 @@ def start_console(
     )
 
 
+def start_campaign_worker(
+    env: Dict[str, str], root: Path = PROJECT_ROOT, output: Optional[IO] = None
+) -> subprocess.Popen:
+    """Start a campaign worker (Dramatiq, ``bot.campaigns.worker``): its own process, queue and
+    connections, so that a broadcast never delays a reply. More may run, on any machine."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "dramatiq", "bot.campaigns.worker", "--processes", "1", "--threads", "8"],
+        cwd=root,
+        env=env,
+        stdout=output,
+        stderr=output,
+    )
+
+
 def start(
     port: int,
     actions_port: int,
@@ -241,6 +263,8 @@ def start(
 
             env["CONSOLE_SECRET_KEY"] = console_secret_key(settings, run_dir)  # the dev key in run_dir
         processes.append(start_console(console_port, port, env, root, out))
+    if settings.redis_url:
+        processes.append(start_campaign_worker(env, root, out))
     return processes
 
 
@@ -278,6 +302,10 @@ def main(port: Optional[int] = None, actions_port: Optional[int] = None, console
         print(f"Console: http://localhost:{console_port}/console", flush=True)
         print("\n".join(cases_status_lines(get_settings())), flush=True)
         print(_messaging_lines(get_settings(), port), end="", flush=True)
+        if get_settings().redis_url:
+            print("Campaign worker: running (python -m bot campaigns list)", flush=True)
+        else:
+            print("Campaign worker: off (set REDIS_URL; docs/CAMPAIGNS.md)", flush=True)
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
         print("A server stopped; stopping the rest.", file=sys.stderr)

@@ -132,6 +132,12 @@ class Settings:
     # [CONSOLE_TRUSTED_PROXIES] addresses or networks of the reverse proxies in front of the console,
     # comma-separated (e.g. "10.0.0.5, 10.1.0.0/24"); only their X-Forwarded-For is believed
     console_trusted_proxies: Tuple[str, ...] = ()
+    # Campaigns (docs/CAMPAIGNS.md): delivery pacing, quiet hours and the worker's broker.
+    campaign_quiet_hours: str = "21:00-07:00"  # [CAMPAIGN_QUIET_HOURS] local time; empty turns it off
+    campaign_timezone: str = "Asia/Riyadh"  # [CAMPAIGN_TIMEZONE] subscribers' default IANA zone
+    campaign_telegram_rate: float = 25.0  # [CAMPAIGN_TELEGRAM_RATE] messages/s over all chats
+    campaign_whatsapp_rate: float = 10.0  # [CAMPAIGN_WHATSAPP_RATE] messages/s per Twilio sender
+    campaign_heartbeat_ms: int = 60_000  # [CAMPAIGN_HEARTBEAT_MS] a dead worker's jobs return after this
 
     @property
     def production(self) -> bool:
@@ -204,6 +210,7 @@ class Settings:
             console_idle_minutes=_int("CONSOLE_IDLE_MINUTES", cls.console_idle_minutes),
             console_public_url=(env.get("CONSOLE_PUBLIC_URL") or "").strip().rstrip("/") or None,
             console_trusted_proxies=_networks("CONSOLE_TRUSTED_PROXIES"),
+            **_campaign_settings(env),
         )
 
 
@@ -221,6 +228,32 @@ def sanic_limits() -> Dict[str, str]:
     """The environment that sets the Rasa server's Sanic limits (Sanic reads ``SANIC_*`` when the
     app is made, whichever channels are configured)."""
     return {"SANIC_REQUEST_MAX_SIZE": str(REQUEST_MAX_BYTES), "SANIC_WEBSOCKET_MAX_SIZE": str(REQUEST_MAX_BYTES)}
+
+
+def _campaign_settings(env: Mapping[str, str]) -> Dict[str, Any]:
+    from bot.campaigns.quiet import QuietHours  # checked at start, not when a tip is due
+
+    quiet = env.get("CAMPAIGN_QUIET_HOURS", Settings.campaign_quiet_hours).strip()
+    zone = (env.get("CAMPAIGN_TIMEZONE") or "").strip() or Settings.campaign_timezone
+    QuietHours.parse(quiet, zone)
+    rates = {}
+    for field_name, name, default in (
+        ("campaign_telegram_rate", "CAMPAIGN_TELEGRAM_RATE", Settings.campaign_telegram_rate),
+        ("campaign_whatsapp_rate", "CAMPAIGN_WHATSAPP_RATE", Settings.campaign_whatsapp_rate),
+    ):
+        raw = (env.get(name) or "").strip()
+        try:
+            rates[field_name] = float(raw) if raw else default
+        except ValueError:
+            raise ValueError(f"{name} must be a number of messages per second, got {raw!r}") from None
+        if rates[field_name] <= 0:
+            raise ValueError(f"{name} must be above 0")
+    return {
+        "campaign_quiet_hours": quiet,
+        "campaign_timezone": zone,
+        "campaign_heartbeat_ms": _int("CAMPAIGN_HEARTBEAT_MS", Settings.campaign_heartbeat_ms),
+        **rates,
+    }
 
 
 def _handover_settings(env: Mapping[str, str]) -> Dict[str, Any]:

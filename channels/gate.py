@@ -37,6 +37,7 @@ from bot.cases.store import CaseMeta, CaseStoreError, CaseUpdate, Conversation
 from bot.cases.triage import triage
 from bot.safety.net import read_disclosure
 from bot.settings import Settings, get_settings
+from channels.campaigns import CampaignKeywords
 from channels.identity import channel_of
 
 __all__ = ["HandoverGate", "desk_for", "handovers_for", "close_stores", "record_in_tracker", "LOOKUP_TIMEOUT"]
@@ -99,6 +100,7 @@ class HandoverGate:
         self._next = on_new_message
         self._settings = settings or get_settings()
         self._app: Any = None
+        self._campaigns = CampaignKeywords(self._settings)
 
     @classmethod
     def around(cls, blueprint: Blueprint, on_new_message: OnNewMessage) -> HandoverGate:
@@ -113,11 +115,12 @@ class HandoverGate:
 
     async def __call__(self, message: UserMessage) -> None:
         if not await self.divert(message):
-            await self._next(message)
+            await self.to_bot(message)
 
     async def to_bot(self, message: UserMessage) -> None:
-        """Hand ``message`` to Rasa without asking again (after ``divert`` said False)."""
-        await self._next(message)
+        """Hand ``message`` to Rasa without asking again (after ``divert`` said False); STOP, START
+        and "quiz" go as their intents (``channels.campaigns``)."""
+        await self._next(await self._campaigns.rewrite(message))
 
     async def divert(self, message: UserMessage) -> bool:
         """True when a counselor holds the conversation: the message went to the case and the
@@ -138,6 +141,7 @@ class HandoverGate:
             return False  # fail open: the bot answers
         if handovers is None or held is None:
             return False
+        await self._campaigns.while_held(message)
         try:
             await asyncio.wait_for(
                 asyncio.to_thread(handovers.add_message, held.reference, "user", message.text or ""), LOOKUP_TIMEOUT

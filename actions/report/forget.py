@@ -14,6 +14,7 @@ from rasa_sdk.types import DomainDict
 from actions.cases import case_desk, conversation_of, off_loop
 from actions.common import say
 from actions.report.answers import reset_report
+from bot.campaigns.forget import forget_subscription
 from bot.cases import FORGET_ACTION, CaseStoreError
 
 __all__ = ["ActionDeleteMyData"]
@@ -36,5 +37,6 @@ class ActionDeleteMyData(Action):
         else:
             logger.info("cases.conversation.unlinked count=%d", len(unlinked))
             say(dispatcher, tracker, "delete_done")
+        await forget_subscription(tracker.sender_id)
         forget = ("case_reference", "escalation", "danger_kind", "topic", "audience")
         return [*reset_report(), *(SlotSet(slot, None) for slot in forget)]

@@ -27,6 +27,12 @@ ACTIONS = (
     "close",
     "reassign",
     "view_audit",
+    # The Campaigns page (bot/console/campaigns.py).
+    "view_campaigns",
+    "campaign_send",
+    "campaign_pause",
+    "campaign_resume",
+    "campaign_cancel",
 )
 
 

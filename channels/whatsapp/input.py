@@ -8,6 +8,7 @@ number → de-duplicated on the signed ``MessageSid`` → the message queued on 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Callable, Optional, Union
 
@@ -17,6 +18,8 @@ from sanic.response import HTTPResponse
 from twilio.http import AsyncHttpClient
 from twilio.request_validator import RequestValidator
 
+from bot.campaigns.callbacks import apply_twilio_status
+from bot.campaigns.store import CampaignStoreError, campaign_store
 from bot.settings import Settings, get_settings
 from channels.common import error_response
 from channels.identity import SenderIdentity, load_keys
@@ -126,4 +129,15 @@ class WhatsAppInput(PlatformInput[WhatsAppRuntime]):
             logger.warning("whatsapp.status status=%s error_code=%s", status[:20], code[:10])
         else:
             logger.info("whatsapp.status status=%s", status[:20])
+        await self._campaign_status(sid, status, code)
         return twiml()
+
+    async def _campaign_status(self, sid: str, status: str, code: str) -> None:
+        """A campaign message's progress (``bot.campaigns.callbacks``); a reply's matches nothing."""
+        if status not in ("delivered", "read", "failed", "undelivered"):
+            return
+        try:
+            store = campaign_store(self.settings)
+            await asyncio.wait_for(asyncio.to_thread(apply_twilio_status, store, sid, status, code), 5.0)
+        except (CampaignStoreError, asyncio.TimeoutError) as error:
+            logger.warning("whatsapp.status.campaign_not_recorded error=%s", type(error).__name__)

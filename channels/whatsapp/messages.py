@@ -1,7 +1,8 @@
 """One accepted WhatsApp message, handled in the background in its sender's turn: de-duplicated on
 the signed ``MessageSid``, the address kept encrypted, media refused
 unfetched, STOP/START handled, a numbered-list choice mapped back to its button, the text cleaned
-(``bot.inbound``), one ``UserMessage`` to Rasa."""
+(``bot.inbound``), one ``UserMessage`` to Rasa. STOP and START are the gate's, as on every channel
+(``channels.campaigns``): they end campaign messages, never a counselor's replies."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 from rasa.core.channels.channel import UserMessage
 
 from bot.inbound import prepare_text
-from bot.language import detect_language, normalize_for_matching
+from bot.language import detect_language
 from bot.settings import Settings
 from channels.common import agent_language, refusal_text
 from channels.outgoing import match_choice
@@ -21,13 +22,12 @@ from channels.whatsapp.form import TwilioForm, media_count
 from channels.whatsapp.output import WhatsAppOutput
 from channels.whatsapp.runtime import WhatsAppRuntime
 
-__all__ = ["MessageHandler", "STOP_WORDS", "START_WORDS"]
+__all__ = ["MessageHandler", "WINDOW_TTL"]
 
 logger = logging.getLogger(__name__)
 
-OPT_OUT_TTL = 5 * 365 * 24 * 3600
-STOP_WORDS = frozenset(normalize_for_matching(w) for w in ("stop", "stopall", "unsubscribe", "إيقاف", "توقف"))
-START_WORDS = frozenset(normalize_for_matching(w) for w in ("start", "unstop", "ابدأ", "بدء"))
+# A little under 24 hours, so that a campaign message never reaches Twilio just after the window shut.
+WINDOW_TTL = 23 * 3600 + 30 * 60
 
 
 class MessageHandler:
@@ -52,6 +52,8 @@ class MessageHandler:
             logger.info("whatsapp.message.duplicate")
             return
         await rt.addresses.remember(sender, address)
+        # WhatsApp's 24-hour window: campaign workers send free text only while this key lives.
+        await rt.channel.state.put(f"wa:seen:{sender}", b"1", WINDOW_TTL)
         output = WhatsAppOutput(rt, sender, address)
         body = form.first("Body")
         if media_count(form) > 0:
@@ -61,17 +63,6 @@ class MessageHandler:
             await output.send_text_message(sender, rt.library.message("media_policy", language))
             if not body.strip():
                 return
-        keyword = normalize_for_matching(body)
-        if keyword in STOP_WORDS:
-            await rt.channel.state.put(f"wa:optout:{sender}", b"1", OPT_OUT_TTL)
-            logger.info("whatsapp.opt_out")
-            language = detect_language(body) or await agent_language(app, sender, "")
-            await output.send_text_message(sender, rt.library.message("opted_out", language))
-            return
-        if keyword in START_WORDS:
-            await rt.channel.state.delete(f"wa:optout:{sender}")
-            logger.info("whatsapp.opt_in")
-            body = "مرحبا" if detect_language(body) == "ar" else "hello"
         offered = await rt.channel.offered.current(sender)
         chosen = form.first("ButtonPayload")
         if not chosen or chosen not in offered:

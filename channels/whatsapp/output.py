@@ -28,13 +28,13 @@ class WhatsAppOutput(PlatformOutput[str]):
     """Sends Rasa's replies through Twilio; recipient ids are ``wa-<hash>``, never numbers.
 
     Inside a turn the number comes from the request being answered; a push outside a turn
-    (counselor reply, campaign) decrypts it from the ``AddressBook`` and is skipped for users who
-    sent STOP. Twilio accepting a pushed message is all that is known then: outside WhatsApp's
+    (counselor reply) decrypts it from the ``AddressBook``; STOP ends campaign messages only
+    (``bot.campaigns``), never a counselor's replies. Twilio accepting a pushed message is all that is known then: outside WhatsApp's
     24-hour window it fails later (error 63016), and the status callback logs it.
     """
 
     max_text = MAX_TEXT
-    no_address = "no WhatsApp address for this user (opted out, or not seen recently)"
+    no_address = "no WhatsApp address for this user (not seen recently)"
     not_accepted = "Twilio did not accept the message"
 
     @classmethod
@@ -65,9 +65,6 @@ class WhatsAppOutput(PlatformOutput[str]):
     async def _address_of(self, recipient_id: str) -> Optional[str]:
         if recipient_id == self._sender_id and self._address:
             return self._address
-        if await self._rt.channel.state.get(f"wa:optout:{recipient_id}") is not None:
-            logger.info("whatsapp.push.skipped reason=opted_out")
-            return None
         address = await self._rt.addresses.lookup(recipient_id)
         if address is None:
             logger.warning("whatsapp.push.skipped reason=unknown_recipient")

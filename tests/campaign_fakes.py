@@ -1,0 +1,110 @@
+"""Telegram's Bot API and Twilio's Messages API faked at their HTTP boundary, for the campaign
+worker's tests: a real HTTP server on localhost (so a worker in another process reaches it too)
+that records every request with its arrival time and answers as the platform would, including
+429 with ``retry_after``, 403 for a user who blocked the bot, and Twilio's error codes."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Dict, List, Optional, Set, Tuple
+from urllib.parse import parse_qs
+
+
+@dataclass
+class Recorded:
+    at: float
+    platform: str  # telegram | twilio
+    to: str  # the chat id or the WhatsApp address
+    body: Dict[str, Any]
+
+
+@dataclass
+class FakePlatforms:
+    """What the fake answers: ``blocked`` chats get 403; the first ``limited`` Telegram requests
+    get 429 with ``retry_after``; ``twilio_errors`` maps an address to (HTTP status, Twilio code)."""
+
+    blocked: Set[int] = field(default_factory=set)
+    limited: int = 0
+    retry_after: int = 1
+    twilio_errors: Dict[str, Tuple[int, int]] = field(default_factory=dict)
+    requests: List[Recorded] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    server: Optional[ThreadingHTTPServer] = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def to(self, recipient: str) -> List[Recorded]:
+        with self.lock:
+            return [r for r in self.requests if r.to == recipient]
+
+    def sent(self) -> List[Recorded]:
+        with self.lock:
+            return list(self.requests)
+
+    def answer(self, path: str, raw: bytes, content_type: str) -> Tuple[int, Dict[str, Any]]:
+        now = time.monotonic()
+        if path.endswith("/sendMessage"):
+            body = json.loads(raw or b"{}")
+            chat = int(body.get("chat_id"))
+            with self.lock:
+                if self.limited > 0:
+                    self.limited -= 1
+                    self.requests.append(Recorded(now, "telegram-429", str(chat), body))
+                    return 429, {
+                        "ok": False,
+                        "error_code": 429,
+                        "description": "Too Many Requests",
+                        "parameters": {"retry_after": self.retry_after},
+                    }
+                if chat in self.blocked:
+                    return 403, {
+                        "ok": False,
+                        "error_code": 403,
+                        "description": "Forbidden: bot was blocked by the user",
+                    }
+                self.requests.append(Recorded(now, "telegram", str(chat), body))
+                return 200, {"ok": True, "result": {"message_id": len(self.requests), "chat": {"id": chat}}}
+        if path.endswith("/Messages.json"):
+            form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+            to = form.get("To", "")
+            with self.lock:
+                if to in self.twilio_errors:
+                    status, code = self.twilio_errors[to]
+                    return status, {"code": code, "message": "error", "status": status}
+                self.requests.append(Recorded(now, "twilio", to, form))
+                return 201, {"sid": "SM%032d" % len(self.requests), "status": "queued"}
+        return 404, {"error": "unknown path"}
+
+    def start(self) -> FakePlatforms:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status, body = fake.answer(self.path, raw, self.headers.get("Content-Type", ""))
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()

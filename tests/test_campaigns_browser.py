@@ -1,0 +1,120 @@
+"""The Campaigns page in Debian's Chromium: a supervisor launches a poll to the Arabic speakers on
+Telegram, watches its progress and its results as counts; a counselor is refused. The console runs
+in this process on a real SQLite database and real Redis; Telegram is faked at its HTTP boundary."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Iterator, Tuple
+
+import pytest
+from aiohttp import web
+
+from bot.campaigns.store import CampaignStore
+from bot.console.app import create_app
+from bot.console.config import Console
+from bot.console.security import CONSOLE
+from bot.settings import get_settings
+from tests.campaign_fakes import FakePlatforms
+from tests.conftest import free_port
+from tests.console_kit import PASSWORD, Clock, config_for
+
+REDIS_URL = "redis://127.0.0.1:6379/11"
+WAIT = 15_000
+
+
+@pytest.fixture
+def console(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tuple[str, Console, FakePlatforms]]:
+    fake = FakePlatforms().start()
+    database_url = f"sqlite:///{tmp_path / 'cases.db'}"
+    for name, value in {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": REDIS_URL,
+        "TELEGRAM_BOT_TOKEN": "123456:browser-test",
+        "TELEGRAM_API_BASE_URL": fake.url,
+        "CAMPAIGN_QUIET_HOURS": "",
+        "CAMPAIGN_TELEGRAM_RATE": "200",
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    from bot.campaigns import worker
+
+    monkeypatch.setattr(worker, "_DELIVERER", None)
+    app = create_app(config_for(database_url, "http://127.0.0.1:9", Clock(), redis_url=REDIS_URL))
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    runner = web.AppRunner(app)
+    port = free_port()
+
+    async def up() -> None:
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+
+    asyncio.run_coroutine_threadsafe(up(), loop).result(30)
+    try:
+        yield f"http://127.0.0.1:{port}/console", app[CONSOLE], fake
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        fake.stop()
+
+
+def sign_in(browser: Any, url: str, username: str) -> Any:
+    page = browser.new_context(locale="en").new_page()
+    page.goto(url)
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#sign-in")
+    page.wait_for_selector("#signed-in-as", timeout=WAIT)
+    return page
+
+
+def test_a_supervisor_launches_a_poll_and_a_counselor_is_refused(
+    console: Tuple[str, Console, FakePlatforms], browser: Any
+) -> None:
+    from bot.campaigns import worker
+
+    url, app_console, fake = console
+    app_console.accounts.add("boss", "supervisor", PASSWORD)
+    app_console.accounts.add("mona", "counselor", PASSWORD)
+    store = CampaignStore.from_url(app_console.config.database_url)
+    chats = [uuid.uuid4().int % 10**12 for _ in range(3)]
+    for n, chat in enumerate(chats):
+        store.subscribe(f"tg-{chat}", "telegram", "ar" if n < 2 else "en", "teen", "Asia/Riyadh", timedelta(days=7))
+
+    mona = sign_in(browser, url, "mona")
+    assert mona.locator("#nav-campaigns").count() == 0
+    assert mona.goto(f"{url}/campaigns").status == 403
+
+    boss = sign_in(browser, url, "boss")
+    boss.click("#nav-campaigns")
+    boss.wait_for_selector("#launch", timeout=WAIT)
+    assert "teen/ar" in boss.inner_text("#series")
+    boss.select_option("#launch-item", "poll-talked-about-safety")
+    boss.select_option("#launch-channel", "telegram")
+    boss.select_option("#launch-language", "ar")
+    boss.click("#launch-send")
+    row = boss.wait_for_selector("[data-testid=broadcast]", timeout=WAIT)
+    broadcast_id = row.get_attribute("data-id") or ""
+    assert "poll-talked-about-safety" in row.inner_text()
+
+    # The worker's jobs, run here; two Arabic-speaking teens answer.
+    worker.fan_out(broadcast_id)
+    worker.send_batch(broadcast_id, [f"tg-{c}" for c in chats])
+    assert sorted(int(r.to) for r in fake.sent()) == sorted(chats[:2])
+    for choice in ("yes", "no"):
+        store.vote("poll-talked-about-safety", choice)
+
+    boss.reload()
+    done = boss.wait_for_selector(f'[data-id="{broadcast_id}"][data-status="done"]', timeout=WAIT)
+    assert done.query_selector('[data-state="sent"]').inner_text() == "sent 2"  # type: ignore[union-attr]
+    assert done.query_selector('[data-choice="yes"]').inner_text() == "yes 1"  # type: ignore[union-attr]
+    actions = [e.action for e in app_console.audit.entries(actor="boss")]
+    assert "campaign_send" in actions and "view_campaigns" in actions
+    store.close()

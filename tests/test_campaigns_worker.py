@@ -1,0 +1,128 @@
+"""The campaign worker as ``make run`` starts it (``python -m dramatiq bot.campaigns.worker``), on
+real Redis and on SQLite and PostgreSQL, sending to Telegram faked at its HTTP boundary; the
+broadcast is launched with the command line, as a script would.
+
+The story: 120 parents subscribed on Telegram; a supervisor sends a message to them; the worker
+is killed with ``kill -9`` in the middle; started again, it finishes, and every parent has exactly
+one copy."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import timedelta
+from typing import Dict, Iterator, List
+
+import pytest
+
+from bot.campaigns.store import CampaignStore
+from bot.settings import PROJECT_ROOT
+from tests.campaign_fakes import FakePlatforms
+from tests.conftest import wait_for
+
+REDIS_URL = "redis://127.0.0.1:6379/11"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakePlatforms]:
+    f = FakePlatforms().start()
+    yield f
+    f.stop()
+
+
+def worker_env(database_url: str, fake: FakePlatforms) -> Dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "TELEGRAM_", "CAMPAIGN_"))}
+    env.update(
+        PYTHONPATH=str(PROJECT_ROOT),
+        REDIS_URL=REDIS_URL,
+        DATABASE_URL=database_url,
+        TELEGRAM_BOT_TOKEN="123456:campaign-test",
+        TELEGRAM_API_BASE_URL=fake.url,
+        CAMPAIGN_TELEGRAM_RATE="40",
+        CAMPAIGN_QUIET_HOURS="",
+        CAMPAIGN_HEARTBEAT_MS="1500",
+    )
+    return env
+
+
+def cli(env: Dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "campaigns", *args],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def start_worker(env: Dict[str, str]) -> subprocess.Popen:
+    # Its own session, so that kill -9 reaches Dramatiq's worker processes as well as their parent.
+    return subprocess.Popen(
+        [sys.executable, "-m", "dramatiq", "bot.campaigns.worker", "--processes", "1", "--threads", "4"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def test_a_worker_killed_mid_broadcast_leaves_everyone_one_copy(database_url: str, fake: FakePlatforms) -> None:
+    env = worker_env(database_url, fake)
+    store = CampaignStore.from_url(database_url)
+    chats: List[int] = []
+    for _ in range(120):
+        chat = uuid.uuid4().int % 10**12
+        chats.append(chat)
+        store.subscribe(f"tg-{chat}", "telegram", "en", "parent", "Asia/Riyadh", timedelta(days=7))
+    store.subscribe(f"tg-{uuid.uuid4().int % 10**12}", "telegram", "en", "teen", "Asia/Riyadh", timedelta(days=7))
+
+    sent = cli(env, "send", "msg-back-to-school", "--channel", "telegram", "--audience", "parent")
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout.startswith("Broadcast: ")
+    broadcast_id = sent.stdout.split()[-1]
+
+    worker = start_worker(env)
+    try:
+        assert wait_for(lambda: len(fake.sent()) >= 30, timeout=60), "the worker sent nothing"
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+        killed_at = len(fake.sent())
+        assert killed_at < 120  # killed in the middle
+        time.sleep(0.5)
+        worker = start_worker(env)
+
+        def done() -> bool:
+            status = cli(env, "status", broadcast_id, "--json")
+            return status.returncode == 0 and json.loads(status.stdout)["status"] == "done"
+
+        assert wait_for(done, timeout=90), cli(env, "status", broadcast_id, "--json").stdout
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=20)
+
+    copies = {chat: len(fake.to(str(chat))) for chat in chats}
+    assert set(copies.values()) == {1}, {c: n for c, n in copies.items() if n != 1}
+    assert len(fake.sent()) == 120  # and nobody outside the segment
+    status = json.loads(cli(env, "status", broadcast_id, "--json").stdout)
+    assert (status["sent"], status["total"], status["failed"]) == (120, 120, 0)
+    store.close()
+
+
+def test_the_command_line_lists_and_refuses_politely(database_url: str, fake: FakePlatforms) -> None:
+    env = worker_env(database_url, fake)
+    listed = cli(env, "list")
+    assert listed.returncode == 0
+    ids = [line.split("\t")[0] for line in listed.stdout.splitlines()]
+    assert {"msg-back-to-school", "teen-1", "quiz-digital-citizenship", "poll-talked-about-safety"} <= set(ids)
+    unknown = cli(env, "send", "no-such-message")
+    assert unknown.returncode == 2 and "campaigns list" in unknown.stderr
+    assert cli(env, "status", "bnothing", "--json").returncode == 2
+    assert cli(env, "send", "msg-back-to-school", "--channel", "sms").returncode == 2
