@@ -1,6 +1,6 @@
-"""Where a WhatsApp subscriber is reached, for the campaign workers.
+"""Where a subscriber is reached, for the campaign workers.
 
-The WhatsApp connector keeps each user's number encrypted (``channels.identity.AddressBook``:
+The WhatsApp and Telegram connectors keep each user's number or chat id encrypted (``channels.identity.AddressBook``:
 Fernet under ``ADDRESS_ENCRYPTION_KEY``, Redis key ``amaan:addr:<sender id>``) and marks the
 24-hour window open on every message (``amaan:wa:seen:<sender id>``); bot/ may not import
 channels/, so this reads the same keys (a test writes with the one and reads with the other).

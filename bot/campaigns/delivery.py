@@ -141,10 +141,13 @@ class Deliverer:
     def _telegram(self, bid: str, subscriber: SubscriberInfo, text: str) -> Any:
         telegram = self.telegram
         assert telegram is not None
+        # The sender id is a keyed hash: the chat id is in the connector's encrypted address book.
+        address = self.addresses.address(subscriber.sender_id)
         try:
-            chat_id = int(subscriber.sender_id[3:])
+            chat_id = int(address or "")
         except ValueError:
-            self.store.mark(bid, subscriber.sender_id, "skipped", "bad_address", only_from=("queued", "held"))
+            reason = "no_address" if address is None else "bad_address"
+            self.store.mark(bid, subscriber.sender_id, "skipped", reason, only_from=("queued", "held"))
             return "skipped"
 
         def pace() -> None:
