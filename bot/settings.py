@@ -103,6 +103,9 @@ class Settings:
     # [CONSOLE_PUBLIC_URL] the console's public origin, e.g. https://console.example.gov; cookies are
     # Secure unless this is plain http in development (the default in development is http://localhost)
     console_public_url: Optional[str] = None
+    # Anonymous analytics (docs/ANALYTICS.md): daily counters in the case database.
+    analytics_enabled: bool = True  # [ANALYTICS_ENABLED] 0 turns counting off (make bench compares)
+    analytics_flush_seconds: float = 5.0  # [ANALYTICS_FLUSH_SECONDS] how often counters are written
 
     @property
     def production(self) -> bool:
@@ -171,6 +174,8 @@ class Settings:
             console_secret_key=env.get("CONSOLE_SECRET_KEY") or None,
             console_idle_minutes=_int("CONSOLE_IDLE_MINUTES", cls.console_idle_minutes),
             console_public_url=(env.get("CONSOLE_PUBLIC_URL") or "").strip().rstrip("/") or None,
+            analytics_enabled=(env.get("ANALYTICS_ENABLED") or "1").strip().lower() not in ("0", "false", "no", "off"),
+            analytics_flush_seconds=float(env.get("ANALYTICS_FLUSH_SECONDS") or cls.analytics_flush_seconds),
         )
 
 

@@ -27,6 +27,8 @@ ACTIONS = (
     "close",
     "reassign",
     "view_audit",
+    "view_analytics",
+    "export_analytics",
 )
 
 
