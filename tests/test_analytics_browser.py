@@ -19,7 +19,6 @@ import pytest
 from bot.analytics import Counts
 from bot.cases import generate_key
 from bot.cases.schema import engine_for
-from bot.console.config import Console
 from bot.settings import PROJECT_ROOT
 from tests.conftest import LOG_DIR, free_port
 from tests.console_kit import PASSWORD
