@@ -5,7 +5,12 @@ its server processes (Rasa server plus, for Amaan, the action server), and laten
 for N concurrent users each holding a conversation of T turns (mixed Arabic and English). Prints a
 markdown table with Amaan/baseline ratios and writes it to ``bench/results.md`` (and ``.json``).
 
-Usage: python bench/run.py [--users 50] [--turns 10]
+Then the cost of the anonymous counters (docs/ANALYTICS.md): Amaan again with counting on and off
+(``ANALYTICS_ENABLED``), same model, same load, in the order off, on, on, off (repeated
+``--counting-rounds`` times) so that a machine that warms up or gets busier favours neither; the
+throughputs of each side are averaged and their ratio reported (``bench/counting.md``).
+
+Usage: python bench/run.py [--users 50] [--turns 10] [--counting-rounds 1] [--counting-only]
 """
 
 from __future__ import annotations
@@ -251,19 +256,85 @@ def table(amaan: Dict[str, float], base: Dict[str, float], users: int, turns: in
     return "\n".join(lines)
 
 
+def run_counting(model: Path, counting: bool, users: int, turns: int, run_dir: Path) -> Dict[str, float]:
+    """Amaan with its counters on or off, its cases and counters in ``run_dir``."""
+    os.environ["ANALYTICS_ENABLED"] = "1" if counting else "0"
+    port, actions_port = free_port(), free_port()
+    started = time.monotonic()
+    try:
+        with open(os.devnull, "w") as devnull:
+            processes = start(port, actions_port, model, output=devnull, run_dir=run_dir)
+            try:
+                url = f"http://localhost:{port}/webhooks/rest/webhook"
+                return measure(f"counting {'on' if counting else 'off'}", processes, url, users, turns, started)
+            finally:
+                stop(processes)
+    finally:
+        os.environ.pop("ANALYTICS_ENABLED", None)
+
+
+def counting_cost(model: Path, users: int, turns: int, rounds: int, tmp: Path) -> Dict[str, object]:
+    """Throughput with and without counting, alternating off, on, on, off."""
+    runs: Dict[str, List[Dict[str, float]]] = {"on": [], "off": []}
+    for i in range(rounds):
+        for counting in (False, True, True, False):
+            run_dir = tmp / f"counting-{i}-{len(runs['on']) + len(runs['off'])}"
+            runs["on" if counting else "off"].append(run_counting(model, counting, users, turns, run_dir))
+    mean = {side: statistics.mean(r["throughput"] for r in results) for side, results in runs.items()}
+    p95 = {side: statistics.mean(r["p95_ms"] for r in results) for side, results in runs.items()}
+    return {"runs": runs, "throughput": mean, "p95_ms": p95, "ratio": mean["on"] / mean["off"]}
+
+
+def counting_table(cost: Dict[str, object], users: int, turns: int) -> str:
+    runs: Dict[str, List[Dict[str, float]]] = cost["runs"]  # type: ignore[assignment]
+    throughput: Dict[str, float] = cost["throughput"]  # type: ignore[assignment]
+    p95: Dict[str, float] = cost["p95_ms"]  # type: ignore[assignment]
+    return "\n".join(
+        [
+            f"Counting cost: {users} users x {turns} turns, Amaan with counters off and on, "
+            f"{len(runs['on'])} runs each in the order off, on, on, off; same machine, same run.",
+            "",
+            "| Measure | Counting off | Counting on | On / off |",
+            "|---|---|---|---|",
+            f"| Throughput (messages/s) | {throughput['off']:.1f} | {throughput['on']:.1f} | {cost['ratio']:.3f} |",
+            f"| Latency p95 (ms) | {p95['off']:.0f} | {p95['on']:.0f} | {p95['on'] / p95['off']:.3f} |",
+            "| Each run's throughput | "
+            + ", ".join(f"{r['throughput']:.1f}" for r in runs["off"])
+            + " | "
+            + ", ".join(f"{r['throughput']:.1f}" for r in runs["on"])
+            + " | — |",
+        ]
+    )
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--turns", type=int, default=10)
+    parser.add_argument("--counting-rounds", type=int, default=1, help="rounds of off, on, on, off")
+    parser.add_argument("--counting-only", action="store_true", help="only the counting cost, with the cached model")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        base = run_baseline(args.users, args.turns, Path(tmp))
-        amaan = run_amaan(args.users, args.turns, Path(tmp))
-    report = table(amaan, base, args.users, args.turns)
-    print("\n" + report)
-    (ROOT / "bench" / "results.md").write_text(report + "\n")
-    (ROOT / "bench" / "results.json").write_text(
-        json.dumps({"amaan": amaan, "baseline": base, "users": args.users, "turns": args.turns}, indent=2)
+        if args.counting_only:
+            from bot.model import ensure_model
+
+            model = ensure_model()
+        else:
+            base = run_baseline(args.users, args.turns, Path(tmp))
+            amaan = run_amaan(args.users, args.turns, Path(tmp))
+            report = table(amaan, base, args.users, args.turns)
+            print("\n" + report)
+            (ROOT / "bench" / "results.md").write_text(report + "\n")
+            (ROOT / "bench" / "results.json").write_text(
+                json.dumps({"amaan": amaan, "baseline": base, "users": args.users, "turns": args.turns}, indent=2)
+            )
+            model = Path(tmp) / "amaan.tar.gz"
+        cost = counting_cost(model, args.users, args.turns, args.counting_rounds, Path(tmp))
+    counting = counting_table(cost, args.users, args.turns)
+    print("\n" + counting)
+    (ROOT / "bench" / "counting.md").write_text(counting + "\n")
+    (ROOT / "bench" / "counting.json").write_text(
+        json.dumps({**cost, "users": args.users, "turns": args.turns}, indent=2)
     )
     return 0
 
