@@ -39,14 +39,14 @@ def counts_for(url: str) -> Counts:
 
 
 def default_counts() -> Counts:
-    """The ``Counts`` of this deployment's case database (``DATABASE_URL`` or ``.run/cases.db``)."""
-    global _default
-    if _default is None:
-        from bot.cases.desk import database_url
-        from bot.settings import get_settings
+    """The ``Counts`` of this deployment's case database (``DATABASE_URL`` or ``.run/cases.db``),
+    looked up again when the settings change (tests point each at a database of its own)."""
+    if _default is not None:
+        return _default
+    from bot.cases.desk import database_url
+    from bot.settings import get_settings
 
-        _default = counts_for(database_url(get_settings()))
-    return _default
+    return counts_for(database_url(get_settings()))
 
 
 def use_counts(counts: Optional[Counts]) -> None:

@@ -143,7 +143,10 @@ class Counts:
 
     def _run(self) -> None:
         while not self._stop.wait(self.flush_seconds):
-            self.flush()
+            try:
+                self.flush()
+            except Exception as error:  # noqa: BLE001 - the thread must outlive any one failure
+                logger.error("analytics.flush.failed error=%s", type(error).__name__)
 
     def close(self) -> None:
         """Stop the background thread and write what is left."""
