@@ -3,8 +3,8 @@ language and audience), a message the assistant did not understand (by channel a
 the user in the weekly distinct-users sketch.
 
 Called from the conversation store's ``save`` (``bot.cases.conversations``), which Rasa calls once
-per handled message: the turn is the events from the last user message on. Only the intent's name,
-the channel's name and two slots are read; the text is not looked at. A turn is counted once even
+per handled message: the turn is the events from the last user message on. Only the names of the
+actions that answered, the channel's name and two slots are read; the text is not looked at. A turn is counted once even
 if the tracker is saved again (the last few turns seen are remembered by a hash, in memory).
 """
 
@@ -17,11 +17,13 @@ from typing import Any, Optional
 
 from bot.analytics.counts import Counts
 
-__all__ = ["observe_turn", "FALLBACK_INTENT"]
+__all__ = ["observe_turn", "FALLBACK_ACTIONS"]
 
 logger = logging.getLogger(__name__)
 
-FALLBACK_INTENT = "nlu_fallback"
+# The replies that say "I did not understand": the rule for a low-confidence intent, and the
+# policies' own fallback. A low-confidence answer that a form takes as its answer is not one.
+FALLBACK_ACTIONS = frozenset({"utter_not_sure", "action_default_fallback"})
 _REMEMBERED = 10000
 _counted: OrderedDict[str, None] = OrderedDict()
 
@@ -40,7 +42,7 @@ def observe_turn(tracker: Any, counts: Optional[Counts] = None) -> None:
 
 
 def _observe(tracker: Any, counts: Optional[Counts]) -> None:
-    from rasa.shared.core.events import SessionStarted, UserUttered
+    from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 
     events = list(tracker.events)
     last = next((i for i in range(len(events) - 1, -1, -1) if isinstance(events[i], UserUttered)), None)
@@ -62,6 +64,6 @@ def _observe(tracker: Any, counts: Optional[Counts]) -> None:
     previous = next((i for i in range(last - 1, -1, -1) if isinstance(events[i], UserUttered)), -1)
     if any(isinstance(e, SessionStarted) for e in events[previous + 1 : last]) or previous == -1:
         counts.count("conversations_started", channel=channel, language=language, audience=_slot(tracker, "audience"))
-    if (user.intent or {}).get("name") == FALLBACK_INTENT:
+    if any(isinstance(e, ActionExecuted) and e.action_name in FALLBACK_ACTIONS for e in events[last + 1 :]):
         counts.count("fallbacks", channel=channel, language=language)
     counts.seen(f"{channel}:{tracker.sender_id}")
