@@ -179,3 +179,16 @@ async def test_case_counters_follow_what_counselors_do(kit: Kit) -> None:
         assert secret.lower() not in flat
     # Fewer than 10 answered: no median, no share (the page says why).
     assert dict(report.table("first_response").facts)["median"] == "—"
+
+
+def test_every_word_of_the_page_exists_in_both_languages() -> None:
+    from bot.console.analytics_words import WORDS
+    from bot.console.i18n import STRINGS
+    from bot.console.render import HERE
+
+    assert all(set(entry) == {"ar", "en"} and all(entry.values()) for entry in WORDS.values())
+    template = (HERE / "templates" / "analytics.html").read_text(encoding="utf-8")
+    used = set(re.findall(r'\bw\("([a-z_0-9]+)"\)', template)) | set(re.findall(r'\bt\("([a-z_0-9]+)"\)', template))
+    assert used and used <= set(WORDS) | set(STRINGS)
+    for table_id in ("conversations_over_time", "questions_by_topic", "first_response", "weekly_users"):
+        assert f"table_{table_id}" in WORDS

@@ -137,14 +137,14 @@ def _weekly_users(engine: Engine, query: Query) -> Table:
     return Table("weekly_users", "week", rows, None, "bars", tuple(query.filters))
 
 
-def _check_ins(counted: Counted) -> Table:
+def _check_ins(counted: Counted, query: Query) -> Table:
     sums = _sums(counted.get("check_ins", []), "stage")
     asked, confirmed, declined = (cell(sums.get(k, 0)) for k in ("asked", "confirmed", "declined"))
     rows = [Row("asked", asked), Row("confirmed", confirmed, percentage(confirmed, asked)), Row("declined", declined)]
-    return Table("check_ins", "stage", rows, None, "bars")
+    return Table("check_ins", "stage", rows, None, "bars", tuple(query.filters))
 
 
-def _first_response(counted: Counted) -> Table:
+def _first_response(counted: Counted, query: Query) -> Table:
     """Median and 90th percentile (estimated within the buckets), the share of urgent cases answered
     within 5 minutes and within an hour (exact: those are bucket bounds)."""
     rows = counted.get("first_response", [])
@@ -168,7 +168,7 @@ def _first_response(counted: Counted) -> Table:
         share = percentage(within(limit), urgent_answered)
         facts.append((name, "—" if share is None else f"{share}%"))
     table_rows = [Row("answered", answered), Row("urgent_answered", urgent_answered)]
-    return Table("first_response", "measure", table_rows, None, "none", facts=facts)
+    return Table("first_response", "measure", table_rows, None, "none", tuple(query.filters), facts)
 
 
 def _quantile(buckets: Mapping[str, int], q: float) -> str:
@@ -197,11 +197,11 @@ def build(engine: Engine, query: Query) -> Report:
         _breakdown("fallbacks_by_language", counted, "fallbacks", "language", query, ("ar", "en")),
         _breakdown("disclosures_by_kind", counted, "disclosures", "kind", query),
         _breakdown("disclosures_by_app", counted, "disclosure_apps", "app", query),
-        _check_ins(counted),
+        _check_ins(counted, query),
         _breakdown("cases_by_risk", counted, "cases_opened", "risk", query, ("urgent", "high", "normal")),
         _breakdown("cases_by_origin", counted, "cases_opened", "origin", query),
         _breakdown("cases_claimed", counted, "cases_claimed", "risk", query, ("urgent", "high", "normal")),
         _breakdown("cases_closed", counted, "cases_closed", "outcome", query),
-        _first_response(counted),
+        _first_response(counted, query),
     ]
     return Report(query, tables)
