@@ -282,13 +282,59 @@ def counting_cost(model: Path, users: int, turns: int, rounds: int, tmp: Path) -
             runs["on" if counting else "off"].append(run_counting(model, counting, users, turns, run_dir))
     mean = {side: statistics.mean(r["throughput"] for r in results) for side, results in runs.items()}
     p95 = {side: statistics.mean(r["p95_ms"] for r in results) for side, results in runs.items()}
-    return {"runs": runs, "throughput": mean, "p95_ms": p95, "ratio": mean["on"] / mean["off"]}
+    return {
+        "runs": runs,
+        "throughput": mean,
+        "p95_ms": p95,
+        "ratio": mean["on"] / mean["off"],
+        "in_process": counting_in_process(),
+    }
+
+
+def counting_in_process(repeat: int = 20000) -> Dict[str, float]:
+    """Microseconds that counting adds to one message on the Rasa server (the conversation store's
+    ``observe_turn``: a session start, a fallback, the weekly sketch) and to an action (one
+    ``count``), measured in this process against an in-memory buffer."""
+    from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.analytics import Counts
+    from bot.analytics.turns import observe_turn
+    from bot.cases.schema import engine_for
+
+    counts = Counts(engine_for("sqlite://"), flush_seconds=3600)
+    trackers = []
+    for i in range(repeat):
+        events = [
+            ActionExecuted("action_session_start"),
+            SessionStarted(),
+            ActionExecuted("action_listen"),
+            UserUttered("hello", {"name": "nlu_fallback"}, input_channel="rest", timestamp=1000.0 + i),
+            ActionExecuted("utter_not_sure"),
+            ActionExecuted("action_listen"),
+        ]
+        trackers.append(DialogueStateTracker.from_events(f"bench-{i}", events))
+    for tracker in trackers[:1000]:  # warm up (and those turns are then remembered, so skipped below)
+        observe_turn(tracker, counts)
+    trackers = trackers[1000:]
+    started = time.perf_counter()
+    for tracker in trackers:
+        observe_turn(tracker, counts)
+    turn_us = 1e6 * (time.perf_counter() - started) / len(trackers)
+    started = time.perf_counter()
+    for _ in range(repeat):
+        counts.count("questions", topic="grooming", channel="telegram", language="ar", audience="teen")
+    count_us = 1e6 * (time.perf_counter() - started) / repeat
+    counts.enabled = False
+    return {"turn_us": turn_us, "count_us": count_us}
 
 
 def counting_table(cost: Dict[str, object], users: int, turns: int) -> str:
     runs: Dict[str, List[Dict[str, float]]] = cost["runs"]  # type: ignore[assignment]
     throughput: Dict[str, float] = cost["throughput"]  # type: ignore[assignment]
     p95: Dict[str, float] = cost["p95_ms"]  # type: ignore[assignment]
+    micro: Dict[str, float] = cost["in_process"]  # type: ignore[assignment]
+    served_us = 1e6 / throughput["off"]
     return "\n".join(
         [
             f"Counting cost: {users} users x {turns} turns, Amaan with counters off and on, "
@@ -303,6 +349,11 @@ def counting_table(cost: Dict[str, object], users: int, turns: int) -> str:
             + " | "
             + ", ".join(f"{r['throughput']:.1f}" for r in runs["on"])
             + " | — |",
+            "",
+            f"In process: counting adds {micro['turn_us']:.0f} µs to a message on the Rasa server (session start, "
+            f"fallback, weekly sketch) and {micro['count_us']:.1f} µs to a counted action, that is "
+            f"{100 * micro['turn_us'] / served_us:.2f}% of the {served_us / 1000:.0f} ms of server time per message "
+            "measured above with counting off (1 / throughput).",
         ]
     )
 
