@@ -20,7 +20,8 @@ from bot.analytics.report import Table
 __all__ = ["bar_chart", "column_chart"]
 
 INK, BAR, MUTED, LINE = "#1d2a33", "#1f6f78", "#5b6b75", "#d5dde2"
-WIDTH = 640
+WIDTH = 560
+LABEL_CHARS = 30  # longer labels are cut with "…" in the chart; the table under it has them whole
 
 
 def _text(x: float, y: float, text: str, anchor: str, fill: str = INK, size: int = 13) -> str:
@@ -38,10 +39,14 @@ def _svg(chart_id: str, title: str, height: float, parts: List[str]) -> Markup:
     )
 
 
+def _short(text: str) -> str:
+    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1].rstrip() + "…"
+
+
 def bar_chart(table: Table, title: str, label: Callable[[str], str], rtl: bool) -> Markup:
     """One horizontal bar per row."""
-    label_width, row, top = 190, 28, 8
-    area = WIDTH - label_width - 70
+    label_width, row, top = 230, 28, 8
+    area = WIDTH - label_width - 56
     largest = max([r.cell.value for r in table.rows if not r.cell.hidden] + [1])
     parts: List[str] = []
     for i, r in enumerate(table.rows):
@@ -50,11 +55,11 @@ def bar_chart(table: Table, title: str, label: Callable[[str], str], rtl: bool) 
         length = 0.0 if r.cell.hidden else area * r.cell.value / largest
         if rtl:
             bar_end = WIDTH - label_width
-            parts.append(_text(WIDTH - 6, middle, label(r.key), "end"))
+            parts.append(_text(WIDTH - 6, middle, _short(label(r.key)), "end"))
             x = bar_end - (12 if r.cell.hidden else length)
             value_x, value_anchor = x - 6, "end"
         else:
-            parts.append(_text(label_width - 6, middle, label(r.key), "end"))
+            parts.append(_text(label_width - 6, middle, _short(label(r.key)), "end"))
             x = label_width
             value_x, value_anchor = x + (12 if r.cell.hidden else length) + 6, "start"
         if r.cell.hidden:
