@@ -9,6 +9,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import audience_buttons, audience_of, followup_buttons, library, reply_language, topic_buttons
+from bot.analytics.moments import question_asked
 from bot.content import FOLLOWUP_INTENTS, TOPIC_INTENTS
 
 # Topics after whose advice the user is offered to file a confidential report.
@@ -34,6 +35,7 @@ def give_advice(dispatcher: CollectingDispatcher, tracker: Tracker, topic: Optio
         dispatcher.utter_message(text=library().message("followup_without_topic", lang), buttons=topic_buttons(lang))
         return []
     audience = audience_of(tracker)
+    question_asked(topic, tracker.get_latest_input_channel(), lang, audience)
     text = library().advice(topic, audience, lang)
     if audience:
         buttons = followup_buttons(lang, audience)

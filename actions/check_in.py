@@ -23,6 +23,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.advice import give_advice
 from actions.cases import escalation
 from actions.common import audience_of, library, reply_language, topic_buttons
+from bot.analytics.moments import check_in
 from bot.content import TOPIC_INTENTS
 
 __all__ = ["ActionDangerCheckIn", "ActionCheckInDeclined", "open_check_in"]
@@ -57,6 +58,7 @@ class ActionDangerCheckIn(Action):
         logger.warning(
             "safety.check_in kind=%s source=%s language=%s audience=%s", kind, source, lang, audience or "unknown"
         )
+        check_in("asked")
         check = escalation("check_in", kind=kind, source=source, asked=reading.get("asked"))
         return [SlotSet("danger_check", check)]
 
@@ -70,6 +72,7 @@ class ActionCheckInDeclined(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         check = open_check_in(tracker) or {}
         logger.info("safety.check_in.declined kind=%s", check.get("kind", "unknown"))
+        check_in("declined")
         events: List[EventType] = [SlotSet("danger_check", None)]
         topic = TOPIC_INTENTS.get(str(check.get("asked") or ""))
         if topic:

@@ -24,6 +24,7 @@ from actions.cases import case_desk, escalation, off_loop, record_case
 from actions.check_in import open_check_in
 from actions.common import audience_of, fill, library, reply_language
 from actions.report.answers import REPORT_FORM, answers_from_disclosure, report_answers, report_risk, reset_report
+from bot.analytics.moments import check_in, disclosure_made
 from bot.cases import CaseStoreError, CaseUpdate, triage
 from bot.cases.availability import Availability
 from bot.safety import DISCLOSURE_INTENTS, read_disclosure
@@ -82,13 +83,17 @@ class ActionDangerSupport(Action):
         logger.warning(
             "safety.disclosure kind=%s source=%s language=%s audience=%s", kind, source, lang, audience or "unknown"
         )
+        words = _disclosed_words(tracker, confirmed)
+        disclosure_made(kind, words)  # the kind and the apps named; never the words
+        if confirmed:
+            check_in("confirmed")
         update = CaseUpdate(
             origin="check_in" if confirmed else "disclosure",
             risk=triage(disclosure_kinds=[kind]),
             language=lang,
             audience=audience,
             disclosure={"kind": kind, "source": source},
-            excerpt=_disclosed_words(tracker, confirmed),
+            excerpt=words,
         )
         try:
             reference: Optional[str] = (await record_case(tracker, update)).case.reference

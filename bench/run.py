@@ -5,7 +5,12 @@ its server processes (Rasa server plus, for Amaan, the action server), and laten
 for N concurrent users each holding a conversation of T turns (mixed Arabic and English). Prints a
 markdown table with Amaan/baseline ratios and writes it to ``bench/results.md`` (and ``.json``).
 
-Usage: python bench/run.py [--users 50] [--turns 10]
+Then the cost of the anonymous counters (docs/ANALYTICS.md): Amaan again with counting on and off
+(``ANALYTICS_ENABLED``), same model, same load, in the order off, on, on, off (repeated
+``--counting-rounds`` times) so that a machine that warms up or gets busier favours neither; the
+throughputs of each side are averaged and their ratio reported (``bench/counting.md``).
+
+Usage: python bench/run.py [--users 50] [--turns 10] [--counting-rounds 1] [--counting-only]
 """
 
 from __future__ import annotations
@@ -251,19 +256,136 @@ def table(amaan: Dict[str, float], base: Dict[str, float], users: int, turns: in
     return "\n".join(lines)
 
 
+def run_counting(model: Path, counting: bool, users: int, turns: int, run_dir: Path) -> Dict[str, float]:
+    """Amaan with its counters on or off, its cases and counters in ``run_dir``."""
+    os.environ["ANALYTICS_ENABLED"] = "1" if counting else "0"
+    port, actions_port = free_port(), free_port()
+    started = time.monotonic()
+    try:
+        with open(os.devnull, "w") as devnull:
+            processes = start(port, actions_port, model, output=devnull, run_dir=run_dir)
+            try:
+                url = f"http://localhost:{port}/webhooks/rest/webhook"
+                return measure(f"counting {'on' if counting else 'off'}", processes, url, users, turns, started)
+            finally:
+                stop(processes)
+    finally:
+        os.environ.pop("ANALYTICS_ENABLED", None)
+
+
+def counting_cost(model: Path, users: int, turns: int, rounds: int, tmp: Path) -> Dict[str, object]:
+    """Throughput with and without counting, alternating off, on, on, off."""
+    runs: Dict[str, List[Dict[str, float]]] = {"on": [], "off": []}
+    for i in range(rounds):
+        for counting in (False, True, True, False):
+            run_dir = tmp / f"counting-{i}-{len(runs['on']) + len(runs['off'])}"
+            runs["on" if counting else "off"].append(run_counting(model, counting, users, turns, run_dir))
+    mean = {side: statistics.mean(r["throughput"] for r in results) for side, results in runs.items()}
+    p95 = {side: statistics.mean(r["p95_ms"] for r in results) for side, results in runs.items()}
+    return {
+        "runs": runs,
+        "throughput": mean,
+        "p95_ms": p95,
+        "ratio": mean["on"] / mean["off"],
+        "in_process": counting_in_process(),
+    }
+
+
+def counting_in_process(repeat: int = 20000) -> Dict[str, float]:
+    """Microseconds that counting adds to one message on the Rasa server (the conversation store's
+    ``observe_turn``: a session start, a fallback, the weekly sketch) and to an action (one
+    ``count``), measured in this process against an in-memory buffer."""
+    from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.analytics import Counts
+    from bot.analytics.turns import observe_turn
+    from bot.cases.schema import engine_for
+
+    counts = Counts(engine_for("sqlite://"), flush_seconds=3600)
+    trackers = []
+    for i in range(repeat):
+        events = [
+            ActionExecuted("action_session_start"),
+            SessionStarted(),
+            ActionExecuted("action_listen"),
+            UserUttered("hello", {"name": "nlu_fallback"}, input_channel="rest", timestamp=1000.0 + i),
+            ActionExecuted("utter_not_sure"),
+            ActionExecuted("action_listen"),
+        ]
+        trackers.append(DialogueStateTracker.from_events(f"bench-{i}", events))
+    for tracker in trackers[:1000]:  # warm up (and those turns are then remembered, so skipped below)
+        observe_turn(tracker, counts)
+    trackers = trackers[1000:]
+    started = time.perf_counter()
+    for tracker in trackers:
+        observe_turn(tracker, counts)
+    turn_us = 1e6 * (time.perf_counter() - started) / len(trackers)
+    started = time.perf_counter()
+    for _ in range(repeat):
+        counts.count("questions", topic="grooming", channel="telegram", language="ar", audience="teen")
+    count_us = 1e6 * (time.perf_counter() - started) / repeat
+    counts.enabled = False
+    return {"turn_us": turn_us, "count_us": count_us}
+
+
+def counting_table(cost: Dict[str, object], users: int, turns: int) -> str:
+    runs: Dict[str, List[Dict[str, float]]] = cost["runs"]  # type: ignore[assignment]
+    throughput: Dict[str, float] = cost["throughput"]  # type: ignore[assignment]
+    p95: Dict[str, float] = cost["p95_ms"]  # type: ignore[assignment]
+    micro: Dict[str, float] = cost["in_process"]  # type: ignore[assignment]
+    served_us = 1e6 / throughput["off"]
+    return "\n".join(
+        [
+            f"Counting cost: {users} users x {turns} turns, Amaan with counters off and on, "
+            f"{len(runs['on'])} runs each in the order off, on, on, off; same machine, same run.",
+            "",
+            "| Measure | Counting off | Counting on | On / off |",
+            "|---|---|---|---|",
+            f"| Throughput (messages/s) | {throughput['off']:.1f} | {throughput['on']:.1f} | {cost['ratio']:.3f} |",
+            f"| Latency p95 (ms) | {p95['off']:.0f} | {p95['on']:.0f} | {p95['on'] / p95['off']:.3f} |",
+            "| Each run's throughput | "
+            + ", ".join(f"{r['throughput']:.1f}" for r in runs["off"])
+            + " | "
+            + ", ".join(f"{r['throughput']:.1f}" for r in runs["on"])
+            + " | — |",
+            "",
+            f"In process: counting adds {micro['turn_us']:.0f} µs to a message on the Rasa server (session start, "
+            f"fallback, weekly sketch) and {micro['count_us']:.1f} µs to a counted action, that is "
+            f"{100 * micro['turn_us'] / served_us:.2f}% of the {served_us / 1000:.0f} ms of server time per message "
+            "measured above with counting off (1 / throughput).",
+        ]
+    )
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--turns", type=int, default=10)
+    parser.add_argument("--counting-rounds", type=int, default=1, help="rounds of off, on, on, off")
+    parser.add_argument("--counting-only", action="store_true", help="only the counting cost, with the cached model")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        base = run_baseline(args.users, args.turns, Path(tmp))
-        amaan = run_amaan(args.users, args.turns, Path(tmp))
-    report = table(amaan, base, args.users, args.turns)
-    print("\n" + report)
-    (ROOT / "bench" / "results.md").write_text(report + "\n")
-    (ROOT / "bench" / "results.json").write_text(
-        json.dumps({"amaan": amaan, "baseline": base, "users": args.users, "turns": args.turns}, indent=2)
+        if args.counting_only:
+            from bot.model import ensure_model
+
+            model = ensure_model()
+        else:
+            base = run_baseline(args.users, args.turns, Path(tmp))
+            amaan = run_amaan(args.users, args.turns, Path(tmp))
+            report = table(amaan, base, args.users, args.turns)
+            print("\n" + report)
+            (ROOT / "bench" / "results.md").write_text(report + "\n")
+            (ROOT / "bench" / "results.json").write_text(
+                json.dumps({"amaan": amaan, "baseline": base, "users": args.users, "turns": args.turns}, indent=2)
+            )
+            model = Path(tmp) / "amaan.tar.gz"
+        cost = counting_cost(model, args.users, args.turns, args.counting_rounds, Path(tmp))
+    counting = counting_table(cost, args.users, args.turns)
+    print("\n" + counting)
+    (ROOT / "bench" / "counting.md").write_text(counting + "\n")
+    (ROOT / "bench" / "counting.json").write_text(
+        json.dumps({**cost, "users": args.users, "turns": args.turns}, indent=2)
     )
     return 0
 

@@ -138,6 +138,9 @@ class Settings:
     campaign_telegram_rate: float = 25.0  # [CAMPAIGN_TELEGRAM_RATE] messages/s over all chats
     campaign_whatsapp_rate: float = 10.0  # [CAMPAIGN_WHATSAPP_RATE] messages/s per Twilio sender
     campaign_heartbeat_ms: int = 60_000  # [CAMPAIGN_HEARTBEAT_MS] a dead worker's jobs return after this
+    # Anonymous analytics (docs/ANALYTICS.md): daily counters in the case database.
+    analytics_enabled: bool = True  # [ANALYTICS_ENABLED] 0 turns counting off (make bench compares)
+    analytics_flush_seconds: float = 5.0  # [ANALYTICS_FLUSH_SECONDS] how often counters are written
 
     @property
     def production(self) -> bool:
@@ -211,6 +214,8 @@ class Settings:
             console_public_url=(env.get("CONSOLE_PUBLIC_URL") or "").strip().rstrip("/") or None,
             console_trusted_proxies=_networks("CONSOLE_TRUSTED_PROXIES"),
             **_campaign_settings(env),
+            analytics_enabled=(env.get("ANALYTICS_ENABLED") or "1").strip().lower() not in ("0", "false", "no", "off"),
+            analytics_flush_seconds=float(env.get("ANALYTICS_FLUSH_SECONDS") or cls.analytics_flush_seconds),
         )
 
 

@@ -36,6 +36,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.analytics.turns import observe_turn
 from bot.cases import FORGET_ACTION
 from bot.cases.copies import forget_copies, on_forget
 from bot.cases.crypto import CaseCipher, InvalidToken, parse_keys
@@ -150,6 +151,7 @@ class ForgetfulTrackerStore(_Sealed, InMemoryTrackerStore):
         self._next_sweep = time.monotonic() + _SWEEP_EVERY_SECONDS
 
     async def save(self, tracker: DialogueStateTracker) -> None:
+        observe_turn(tracker)  # anonymous counters: in memory, written in the background
         forgotten = forget_before_request(tracker, self.domain)
         if forgotten is not None:
             logger.info("conversation.forgotten reason=request")
@@ -226,6 +228,7 @@ class ForgetfulRedisTrackerStore(_Sealed, RedisTrackerStore):
         )
 
     async def save(self, tracker: DialogueStateTracker, timeout: Optional[float] = None) -> None:
+        observe_turn(tracker)  # anonymous counters: in memory, written in the background
         forgotten = forget_before_request(tracker, self.domain)
         if forgotten is not None:
             logger.info("conversation.forgotten reason=request")

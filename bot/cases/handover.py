@@ -21,11 +21,12 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, Tuple
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.analytics.metrics import response_bucket
 from bot.cases.models import AUTHORS, OUTCOMES, Case, CaseMessage
 from bot.cases.store import CaseMeta, CaseStore, Conversation
 
@@ -83,6 +84,7 @@ class Handovers:
             now = self._clock()
             # A conditional UPDATE, not the read above, decides who gets the case: SQLite ignores
             # FOR UPDATE, so two counselors could both read "unassigned"; only one UPDATE matches.
+            first_claim = case.assignee is None
             claimable = [Case.id == case.id, Case.status != "closed"]
             if not force:
                 claimable.append(or_(Case.assignee.is_(None), Case.assignee == counselor))
@@ -103,7 +105,10 @@ class Handovers:
                 if case.status == "closed":
                     raise CaseClosed(reference)
                 raise HeldByAnother(case.assignee or "")
-            return CaseMeta.of(case)
+            claimed = CaseMeta.of(case)
+        if first_claim:
+            self.store.counts.count("cases_claimed", risk=claimed.risk)
+        return claimed
 
     def reassign(self, reference: str, counselor: str) -> Optional[CaseMeta]:
         """A supervisor gives the case to ``counselor``; a held conversation stays held."""
@@ -132,19 +137,26 @@ class Handovers:
             case.held = False
             case.held_since = None
             case.updated_at = now
+            closing = outcome is not None and case.status != "closed"
             if outcome is not None:
                 case.status = "closed"
                 case.outcome = outcome
                 case.closed_at = now
             session.flush()
-            return CaseMeta.of(case)
+            released = CaseMeta.of(case)
+        if closing:
+            self.store.counts.count("cases_closed", outcome=outcome)
+        return released
 
     def add_message(self, reference: str, author: str, text: str, counselor: Optional[str] = None) -> Message:
         """Add a message to the case's hand-over conversation (encrypted); committed."""
         if author not in AUTHORS:
             raise ValueError(f"author must be one of {AUTHORS}, got {author!r}")
         text = text[:MAX_MESSAGE_CHARS]
+        first_response = None
         with self._write("add_message") as session:
+            if author == "counselor":
+                first_response = self._first_response(session, reference)
             row = CaseMessage(
                 reference=reference,
                 at=self._clock(),
@@ -154,7 +166,22 @@ class Handovers:
             )
             session.add(row)
             session.flush()
-            return Message(row.id, reference, row.at, author, counselor, text)
+            message = Message(row.id, reference, row.at, author, counselor, text)
+        if first_response is not None:
+            risk, opened = first_response
+            delay = (message.at - opened).total_seconds()
+            self.store.counts.count("first_response", risk=risk, bucket=response_bucket(max(0.0, delay)))
+        return message
+
+    @staticmethod
+    def _first_response(session: Session, reference: str) -> Optional[Tuple[str, datetime]]:
+        """(risk, opened at) of the case if no counselor has written in it yet (for the
+        time-to-first-answer counter), else None."""
+        earlier = select(CaseMessage.id).where(CaseMessage.reference == reference, CaseMessage.author == "counselor")
+        if session.execute(earlier.limit(1)).first() is not None:
+            return None
+        row = session.execute(select(Case.risk, Case.created_at).where(Case.reference == reference)).first()
+        return (row[0], row[1]) if row else None
 
     def messages(self, reference: str, after: int = 0, notes: bool = True) -> List[Message]:
         """The case's hand-over messages after id ``after``, oldest first (``notes``: include the

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from bot.analytics.counts import Counts
 from bot.cases import schema
 from bot.cases.crypto import CaseCipher, InvalidToken
 from bot.cases.models import STATUSES, Case, CaseMessage, utcnow
@@ -50,10 +51,17 @@ _COMPONENT = "cases"
 class CaseStore:
     """Cases: record, look up, change status, unlink, purge, re-encrypt."""
 
-    def __init__(self, engine: Engine, cipher: CaseCipher, clock: Callable[[], datetime] = utcnow):
+    def __init__(
+        self,
+        engine: Engine,
+        cipher: CaseCipher,
+        clock: Callable[[], datetime] = utcnow,
+        counts: Optional[Counts] = None,
+    ):
         self.engine = engine
         self._cipher = cipher
         self._clock = clock
+        self.counts = counts or Counts.for_engine(engine, clock)  # anonymous daily counters (bot.analytics)
         self._migrated = False
         self._migrate_lock = threading.Lock()
 
@@ -62,6 +70,7 @@ class CaseStore:
         return cls(engine_for(url), CaseCipher(keys))
 
     def close(self) -> None:
+        self.counts.close()
         self.engine.dispose()
 
     # --- schema ----------------------------------------------------------------------------
@@ -90,9 +99,13 @@ class CaseStore:
         self._ensure_schema()
         for _attempt in range(5):
             try:
-                return self._record(conversation, update, reference)
+                recorded = self._record(conversation, update, reference)
             except IntegrityError:
                 logger.info("cases.reference.collision")  # astronomically rare: draw again
+                continue
+            if recorded.created:
+                self.counts.count("cases_opened", risk=update.risk, origin=update.origin)
+            return recorded
         raise CaseStoreError("could not draw a unique reference")
 
     def _record(self, conversation: Conversation, update: CaseUpdate, reference: Optional[str]) -> Recorded:

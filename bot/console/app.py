@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp_session import session_middleware
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
-from bot.console import campaigns, cases, live, pages, render
+from bot.console import analytics, campaigns, cases, live, pages, render
 from bot.console.config import Console, ConsoleConfig, ConsoleConfigError
 from bot.console.delivery import DELIVERY, Delivery
 from bot.console.security import (
@@ -56,6 +56,7 @@ def create_app(config: ConsoleConfig) -> web.Application:
     app.router.add_routes(cases.routes)
     app.router.add_routes(live.routes)
     app.router.add_routes(campaigns.routes)
+    app.router.add_routes(analytics.routes)
     app.router.add_static("/console/static", STATIC, append_version=True)
     app.on_response_prepare.append(add_security_headers)  # type: ignore[arg-type]  # aiosignal 1.4's types vs aiohttp 3.9
     app.on_startup.append(_start)  # type: ignore[arg-type]  # aiosignal 1.4's types vs aiohttp 3.9

@@ -33,6 +33,8 @@ ACTIONS = (
     "campaign_pause",
     "campaign_resume",
     "campaign_cancel",
+    "view_analytics",
+    "export_analytics",
 )
 
 

@@ -25,6 +25,7 @@ STRINGS: Dict[str, Dict[str, str]] = {
     "language_switch": {"en": "العربية", "ar": "English"},
     "queue": {"en": "Queue", "ar": "قائمة الحالات"},
     "audit": {"en": "Audit log", "ar": "سجل المراجعة"},
+    "analytics": {"en": "Analytics", "ar": "الإحصاءات"},
     "signed_in_as": {"en": "Signed in as", "ar": "مسجل الدخول باسم"},
     "reference": {"en": "Reference", "ar": "الرقم المرجعي"},
     "risk": {"en": "Risk", "ar": "الخطورة"},
