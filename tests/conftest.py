@@ -19,6 +19,29 @@ from bot.settings import PROJECT_ROOT, get_settings
 LOG_DIR = PROJECT_ROOT / ".run" / "test-logs"
 API_TOKEN = uuid.uuid4().hex
 
+# --- Redis and PostgreSQL: the ones named by TEST_REDIS_URL / TEST_DATABASE_URL (tests/services.py),
+# or throwaway ones started here when those do not answer (bot.services), stopped at the end.
+_SERVICES: List[Any] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from bot.services import ensure_postgres, ensure_redis
+    from tests.services import postgres_url, redis_url
+
+    if getattr(config, "workerinput", None) is not None:
+        return  # an xdist worker: the controller has set the variables already
+    redis_service = ensure_redis(redis_url(), PROJECT_ROOT)
+    _SERVICES.append(redis_service)
+    postgres_service = ensure_postgres(postgres_url(), PROJECT_ROOT)
+    _SERVICES.append(postgres_service)
+    os.environ["TEST_REDIS_URL"] = redis_service.url
+    os.environ["TEST_DATABASE_URL"] = postgres_service.url
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _SERVICES:
+        _SERVICES.pop().stop()
+
 
 @pytest.fixture(autouse=True)
 def _clean_settings() -> Iterator[None]:
@@ -139,21 +162,20 @@ def wait_for(predicate: Any, timeout: float = 10.0) -> Any:
     return predicate()
 
 
-POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own (dropped after)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'cases.db'}"
         return
+    from tests.services import postgres_url
+
     schema = f"amaan_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, future=True)
+    admin = create_engine(postgres_url(), future=True)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+        yield f"{postgres_url()}?options=-csearch_path%3D{schema}"
     finally:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
