@@ -55,7 +55,7 @@ def write_runtime_config(settings: Settings, run_dir: Path, actions_port: int) -
     # it is configured (every Rasa server behind a load balancer sees them), else in memory.
     retention = {"retention_days": settings.conversation_retention_days}
     if settings.redis_url:
-        endpoints["lock_store"] = {"type": "redis", **_redis_store(settings.redis_url, db=1)}
+        endpoints["lock_store"] = {"type": "bot.locks.AtomicRedisLockStore", **_redis_store(settings.redis_url, db=1)}
         endpoints["tracker_store"] = {
             "type": "bot.cases.conversations.ForgetfulRedisTrackerStore",
             **_redis_store(settings.redis_url, db=2),

@@ -75,16 +75,19 @@ def shared_agent(model_path: str, actions_url: str) -> Tuple[Any, Path]:
     """The trained model with the running action server, a SQLite tracker store whose file the
     tests read, and Redis as lock store (as with several replicas)."""
     from rasa.core.agent import Agent
-    from rasa.core.lock_store import RedisLockStore
     from rasa.core.tracker_store import SQLTrackerStore
     from rasa.utils.endpoints import EndpointConfig
+
+    from bot.locks import AtomicRedisLockStore
 
     db = Path(tempfile.mkdtemp(prefix="amaan-trackers-")) / "trackers.db"
     agent = Agent.load(
         model_path,
         action_endpoint=EndpointConfig(actions_url),
         tracker_store=SQLTrackerStore(dialect="sqlite", db=str(db)),
-        lock_store=RedisLockStore(host=redis_address()[0], port=redis_address()[1], db=14, key_prefix="amaantest"),
+        lock_store=AtomicRedisLockStore(
+            host=redis_address()[0], port=redis_address()[1], db=14, key_prefix="amaantest"
+        ),
     )
     return agent, db
 
