@@ -2,8 +2,8 @@
 defaults, supervised together.
 
 Writes the channel credentials and endpoints for this environment into ``.run/``, starts the
-three processes, prints what runs where once they answer, and stops everything it started on
-Ctrl-C or when any process dies.
+three processes, prints what runs where once they answer, starts again any process that dies
+(``bot.supervise``, with a log line) and stops everything it started on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from bot.cases.setup import status_lines as cases_status_lines
 from bot.logging_redact import logging_config_file
 from bot.model import ensure_model, rasa_env
 from bot.settings import PROJECT_ROOT, Settings, get_settings, write_dev_handover_token
+from bot.supervise import Restartable, supervise
 
 __all__ = ["write_runtime_config", "start", "start_console", "stop", "wait_until_up", "main"]
 
@@ -155,8 +156,10 @@ def start_console(
     """Start the counselor console (``python -m bot console``); it delivers through the Rasa server
     on ``rasa_port`` unless ``RASA_SERVER_URL`` says otherwise."""
     env = {**env, "RASA_SERVER_URL": env.get("RASA_SERVER_URL") or f"http://localhost:{rasa_port}"}
-    return subprocess.Popen(
+    return Restartable(
+        "console",
         [sys.executable, "-m", "bot", "console", "--port", str(console_port)],
+        console_port,
         cwd=root,
         env=env,
         stdout=output,
@@ -197,14 +200,17 @@ def start(
     sdk_logging_args = ["--logging-config_file", str(paths["logging"])]
     out = output
     api = ["--enable-api", "--auth-token", settings.rasa_api_token] if settings.rasa_api_token else []
-    actions = subprocess.Popen(
+    actions = Restartable(
+        "actions",
         [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port), *sdk_logging_args],
+        actions_port,
         cwd=root,
         env=env,
         stdout=out,
         stderr=out,
     )
-    rasa = subprocess.Popen(
+    rasa = Restartable(
+        "rasa",
         [
             sys.executable,
             "-m",
@@ -221,12 +227,13 @@ def start(
             *api,
             *logging_args,
         ],
+        port,
         cwd=root,
         env=env,
         stdout=out,
         stderr=out,
     )
-    processes = [actions, rasa]
+    processes: List[subprocess.Popen] = [actions, rasa]
     if console_port is not None:
         if not settings.console_secret_key and not settings.production:
             from bot.console.config import console_secret_key
@@ -270,10 +277,8 @@ def main(port: Optional[int] = None, actions_port: Optional[int] = None, console
         print(f"Console: http://localhost:{console_port}/console", flush=True)
         print("\n".join(cases_status_lines(get_settings())), flush=True)
         print(_messaging_lines(get_settings(), port), end="", flush=True)
-        while all(p.poll() is None for p in processes):
-            time.sleep(0.5)
-        print("A server stopped; stopping the rest.", file=sys.stderr)
-        return 1
+        supervise(processes)  # a process that dies is started again, with a line saying so
+        return 0
     except KeyboardInterrupt:
         return 0
     finally:
