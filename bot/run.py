@@ -175,6 +175,7 @@ def start(
     output: Optional[IO] = None,
     run_dir: Optional[Path] = None,
     console_port: Optional[int] = None,
+    action_endpoint_port: Optional[int] = None,
 ) -> List[subprocess.Popen]:
     """Start the action server, the Rasa server and (given ``console_port``) the counselor console;
     return the processes (not yet ready).
@@ -182,12 +183,14 @@ def start(
     Their configuration, development keys and the SQLite case file go into ``run_dir`` (default
     ``.run/``); a test session passes a directory of its own, so that two sessions never share them.
     Rasa's HTTP API (trackers, events) is on only with ``RASA_API_TOKEN`` set, and then needs it.
+    ``action_endpoint_port`` sends the Rasa server's action calls elsewhere than to the action server
+    started here (``bot.cluster``: to the load balancer in front of every action server).
     """
     settings = get_settings()
     run_dir = run_dir or root / ".run"
-    paths = write_runtime_config(settings, run_dir, actions_port)
+    paths = write_runtime_config(settings, run_dir, action_endpoint_port or actions_port)
     env = rasa_env(root)
-    env["ACTION_SERVER_URL"] = f"http://localhost:{actions_port}/webhook"
+    env["ACTION_SERVER_URL"] = f"http://localhost:{action_endpoint_port or actions_port}/webhook"
     env.update(prepare_cases(settings, run_dir))
     env.update(redis_password_env(settings.redis_url))
     env["DATABASE_URL"] = database_url(settings, run_dir)
