@@ -85,9 +85,7 @@ def test_the_load_balancer_spreads_users_and_keeps_a_widget_on_one_server(cluste
     # socket.io's long-polling handshake with that cookie lands on the same server every time
     session = requests.Session()
     session.cookies.set("AMAAN_SERVER", cookie)
-    seen = {
-        session.get(f"{cluster.url}/", timeout=30).cookies.get("AMAAN_SERVER") or cookie for _ in range(6)
-    }
+    seen = {session.get(f"{cluster.url}/", timeout=30).cookies.get("AMAAN_SERVER") or cookie for _ in range(6)}
     assert seen == {cookie}
     health = requests.get(f"{cluster.url}/haproxy-health", timeout=10)
     assert health.status_code == 200

@@ -124,6 +124,8 @@ def test_a_rasa_server_killed_mid_conversation_loses_nothing_after_a_retry(clust
         said = [e.get("text") for e in tracker["events"] if e.get("event") == "user"]
         assert said.count(said[-1]) >= 4  # every turn is in the conversation
     # the supervisor started it again, and HAProxy sends it work once it answers
-    restarted = wait_for(lambda: next((p for p in cluster.of("rasa") if p.port == victim.port and p.pid != victim.pid), None), 30)
+    restarted = wait_for(
+        lambda: next((p for p in cluster.of("rasa") if p.port == victim.port and p.pid != victim.pid), None), 30
+    )
     assert restarted is not None
     assert wait_until_up(f"http://localhost:{victim.port}/webhooks/rest/", [], 600)
