@@ -55,7 +55,7 @@ def haproxy_program() -> str:
 
 
 def haproxy_config(port: int, actions_port: int, rasa_ports: List[int], action_ports: List[int]) -> str:
-    check = "check inter 1s fall 2 rise 1"
+    check = "check inter 1s fall 3 rise 1"
     rasa = "\n".join(f"    server rasa{i} 127.0.0.1:{p} {check} cookie r{i}" for i, p in enumerate(rasa_ports))
     actions = "\n".join(f"    server actions{i} 127.0.0.1:{p} {check}" for i, p in enumerate(action_ports))
     return Template(TEMPLATE.read_text(encoding="utf-8")).substitute(

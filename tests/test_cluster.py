@@ -94,6 +94,6 @@ def test_the_load_balancer_spreads_users_and_keeps_a_widget_on_one_server(cluste
 def test_the_haproxy_configuration_names_every_server_with_a_health_check() -> None:
     config = haproxy_config(8000, 8001, [9000, 9001], [9100, 9101])
     assert "bind 127.0.0.1:8000" in config and "bind 127.0.0.1:8001" in config
-    assert "server rasa1 127.0.0.1:9001 check inter 1s fall 2 rise 1 cookie r1" in config
+    assert "server rasa1 127.0.0.1:9001 check inter 1s fall 3 rise 1 cookie r1" in config
     assert "server actions0 127.0.0.1:9100 check" in config
     assert "option httpchk GET /health" in config and "option httpchk GET /\n" in config
