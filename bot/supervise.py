@@ -74,7 +74,8 @@ def supervise(
                     f"supervisor.exited {process.describe()} exit={process.returncode}; "
                     f"starting it again in {delay:.0f} s"
                 )
-            elif now >= due.pop(index):
+            elif now >= due[index]:
+                del due[index]
                 again = process.respawn()
                 processes[index] = again
                 _say(f"supervisor.restarted {again.describe()} restarts={again.restarts}")
