@@ -79,8 +79,8 @@ def test_with_every_action_server_down_a_disclosure_still_gets_the_helplines(clu
         assert _texts(reply.json()) == [LIB.message("try_again_shortly", "en")]  # honest, and only once
     finally:
         cluster.paused.clear()
-    for process in cluster.of("actions"):
-        assert wait_for(lambda p=process: p.poll() is None, timeout=30)
+    # the supervisor starts them again (new processes in the cluster's list)
+    assert wait_for(lambda: all(p.poll() is None and p.restarts >= 1 for p in cluster.of("actions")), timeout=60)
     assert all(wait_until_up(f"http://localhost:{p.port}/health", [], 120) for p in cluster.of("actions"))
     # back to normal: the advice comes from the action server again
     reply = _say(cluster.url, new_sender(), "how can I keep my account private?")
