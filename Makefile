@@ -15,7 +15,7 @@ include .env
 export $(shell sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' .env)
 endif
 
-.PHONY: help setup train run test eval bench lint clean
+.PHONY: help setup train run cluster test eval bench lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -49,7 +49,11 @@ train: setup ## train a model unless one is cached for this config, domain and d
 run: train ## start the assistant: REST on http://localhost:$${PORT:-5005}/webhooks/rest/webhook
 	$(PY) -m bot run
 
-test: train $(CHROMIUM) ## validate data, run the pytest suite (browser tests too) and the test stories
+INSTANCES ?= 2
+cluster: train ## INSTANCES=N Rasa and action servers, the console, HAProxy in front (docs/SCALING.md)
+	$(PY) -m bot cluster --instances $(INSTANCES)
+
+test: train $(CHROMIUM) ## validate data, run the pytest suite (browser tests too) and the test stories; starts Redis/PostgreSQL if none answers
 	$(PY) -m rasa data validate --config config.yml --domain domain.yml --data $(TRAINING_DATA)
 	$(PY) -m bot check-content
 	$(PY) -m pytest

@@ -4,6 +4,8 @@ Commands:
   train [--force]    train a model unless one is cached for the current config and data
   model-path         print the cached model's path for the current config and data
   run                start the Rasa and action servers (what ``make run`` does)
+  cluster [--instances N]
+                     N Rasa and action servers behind HAProxy (what ``make cluster`` does)
   eval [--json F] [--quiet]
                      figures and gates on the sets in tests/nlu (what ``make eval`` does)
   check-content      list problems in data/content and data/campaigns (missing audiences, languages, sources)
@@ -45,6 +47,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     run.add_argument("--port", type=int, default=None, help="Rasa server port (default: $PORT or 5005)")
     run.add_argument("--actions-port", type=int, default=None, help="action server port (default 5055)")
     run.add_argument("--console-port", type=int, default=None, help="console port (default: $CONSOLE_PORT or 8080)")
+    cluster = commands.add_parser("cluster", help="N Rasa and action servers behind HAProxy")
+    cluster.add_argument("--instances", type=int, default=2, help="Rasa servers and action servers (default 2)")
     evaluate = commands.add_parser("eval", help="evaluate NLU and the danger net on the held-out set")
     evaluate.add_argument("--json", default=None, help="also write the figures to this JSON file")
     evaluate.add_argument("--quiet", action="store_true", help="figures only, not the development sets' errors")
@@ -83,6 +87,10 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         print(model_path())
         return 0
+    if args.command == "cluster":
+        from bot.cluster import main as cluster_main
+
+        return cluster_main(args.instances)
     if args.command == "run":
         from bot.run import main as run_main
 

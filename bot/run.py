@@ -2,8 +2,8 @@
 a campaign worker, on embedded defaults, supervised together.
 
 Writes the channel credentials and endpoints for this environment into ``.run/``, starts the
-three processes, prints what runs where once they answer, and stops everything it started on
-Ctrl-C or when any process dies.
+three processes, prints what runs where once they answer, starts again any process that dies
+(``bot.supervise``, with a log line) and stops everything it started on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from bot.cases.setup import status_lines as cases_status_lines
 from bot.logging_redact import logging_config_file
 from bot.model import ensure_model, rasa_env
 from bot.settings import PROJECT_ROOT, Settings, get_settings, sanic_limits, write_dev_handover_token
+from bot.supervise import Restartable, supervise
 
 __all__ = [
     "write_runtime_config",
@@ -69,7 +70,7 @@ def write_runtime_config(settings: Settings, run_dir: Path, actions_port: int) -
     # it is configured (every Rasa server behind a load balancer sees them), else in memory.
     retention = {"retention_days": settings.conversation_retention_days}
     if settings.redis_url:
-        endpoints["lock_store"] = {"type": "redis", **_redis_store(settings.redis_url, db=1)}
+        endpoints["lock_store"] = {"type": "bot.locks.AtomicRedisLockStore", **_redis_store(settings.redis_url, db=1)}
         endpoints["tracker_store"] = {
             "type": "bot.cases.conversations.ForgetfulRedisTrackerStore",
             **_redis_store(settings.redis_url, db=2),
@@ -169,8 +170,10 @@ def start_console(
     """Start the counselor console (``python -m bot console``); it delivers through the Rasa server
     on ``rasa_port`` unless ``RASA_SERVER_URL`` says otherwise."""
     env = {**env, "RASA_SERVER_URL": env.get("RASA_SERVER_URL") or f"http://localhost:{rasa_port}"}
-    return subprocess.Popen(
+    return Restartable(
+        "console",
         [sys.executable, "-m", "bot", "console", "--port", str(console_port)],
+        console_port,
         cwd=root,
         env=env,
         stdout=output,
@@ -183,7 +186,8 @@ def start_campaign_worker(
 ) -> subprocess.Popen:
     """Start a campaign worker (Dramatiq, ``bot.campaigns.worker``): its own process, queue and
     connections, so that a broadcast never delays a reply. More may run, on any machine."""
-    return subprocess.Popen(
+    return Restartable(
+        "campaign-worker",
         [sys.executable, "-m", "dramatiq", "bot.campaigns.worker", "--processes", "1", "--threads", "8"],
         cwd=root,
         env=env,
@@ -200,6 +204,7 @@ def start(
     output: Optional[IO] = None,
     run_dir: Optional[Path] = None,
     console_port: Optional[int] = None,
+    action_endpoint_port: Optional[int] = None,
 ) -> List[subprocess.Popen]:
     """Start the action server, the Rasa server and (given ``console_port``) the counselor console;
     return the processes (not yet ready).
@@ -207,12 +212,14 @@ def start(
     Their configuration, development keys and the SQLite case file go into ``run_dir`` (default
     ``.run/``); a test session passes a directory of its own, so that two sessions never share them.
     Rasa's HTTP API (trackers, events) is on only with ``RASA_API_TOKEN`` set, and then needs it.
+    ``action_endpoint_port`` sends the Rasa server's action calls elsewhere than to the action server
+    started here (``bot.cluster``: to the load balancer in front of every action server).
     """
     settings = get_settings()
     run_dir = run_dir or root / ".run"
-    paths = write_runtime_config(settings, run_dir, actions_port)
+    paths = write_runtime_config(settings, run_dir, action_endpoint_port or actions_port)
     env = rasa_env(root)
-    env["ACTION_SERVER_URL"] = f"http://localhost:{actions_port}/webhook"
+    env["ACTION_SERVER_URL"] = f"http://localhost:{action_endpoint_port or actions_port}/webhook"
     env.update(prepare_cases(settings, run_dir))
     env.update(redis_password_env(settings.redis_url))
     env["DATABASE_URL"] = database_url(settings, run_dir)
@@ -229,14 +236,17 @@ def start(
     # never on the command line, where `ps` shows it to every user of the machine.
     if settings.rasa_api_token:
         env["RASA_API_TOKEN"] = settings.rasa_api_token
-    actions = subprocess.Popen(
+    actions = Restartable(
+        "actions",
         [sys.executable, "-m", "bot.action_server", "--actions", "actions", "--port", str(actions_port), *logging_args],
+        actions_port,
         cwd=root,
         env=env,
         stdout=out,
         stderr=out,
     )
-    rasa = subprocess.Popen(
+    rasa = Restartable(
+        "rasa",
         [
             sys.executable,
             "-m",
@@ -251,12 +261,13 @@ def start(
             str(paths["endpoints"]),
             *logging_args,
         ],
+        port,
         cwd=root,
         env=env,
         stdout=out,
         stderr=out,
     )
-    processes = [actions, rasa]
+    processes: List[subprocess.Popen] = [actions, rasa]
     if console_port is not None:
         if not settings.console_secret_key and not settings.production:
             from bot.console.config import console_secret_key
@@ -306,10 +317,8 @@ def main(port: Optional[int] = None, actions_port: Optional[int] = None, console
             print("Campaign worker: running (python -m bot campaigns list)", flush=True)
         else:
             print("Campaign worker: off (set REDIS_URL; docs/CAMPAIGNS.md)", flush=True)
-        while all(p.poll() is None for p in processes):
-            time.sleep(0.5)
-        print("A server stopped; stopping the rest.", file=sys.stderr)
-        return 1
+        supervise(processes)  # a process that dies is started again, with a line saying so
+        return 0
     except KeyboardInterrupt:
         return 0
     finally:

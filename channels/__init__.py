@@ -12,7 +12,10 @@ Each connector reads like a recipe: parse, authenticate (fail closed), de-duplic
   (hashed sender ids, encrypted addresses), ``outgoing`` (splitting, buttons as text), ``common``.
 """
 
+from bot.action_fallback import install as _install_action_fallback
 from bot.rasa_speedups import install as _install_speedups
 
-# The Rasa server imports this package to build the channels: the place to fix its hot path once.
+# The Rasa server imports this package to build the channels: the place to fix its hot path once,
+# and to answer from the Rasa server itself while the action server cannot be reached.
 _install_speedups()
+_install_action_fallback()

@@ -33,8 +33,10 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 
+from tests.services import redis_address, redis_url
+
 API_TOKEN = uuid.uuid4().hex
-REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_URL = redis_url(14)
 PUBLIC_BASE_URL = "https://amaan.example.org"
 TELEGRAM_TOKEN = "123456789:AAF-offline-test-token_only"
 TELEGRAM_SECRET = "test-secret_" + uuid.uuid4().hex
@@ -80,18 +82,20 @@ def shared_agent(model_path: str, actions_url: str, action_token: str) -> Tuple[
     """The trained model with the running action server, a SQLite tracker store whose file the
     tests read, and Redis as lock store (as with several replicas)."""
     from rasa.core.agent import Agent
-    from rasa.core.lock_store import RedisLockStore
     from rasa.core.tracker_store import SQLTrackerStore
     from rasa.utils.endpoints import EndpointConfig
 
     from bot.action_server import action_headers
+    from bot.locks import AtomicRedisLockStore
 
     db = Path(tempfile.mkdtemp(prefix="amaan-trackers-")) / "trackers.db"
     agent = Agent.load(
         model_path,
         action_endpoint=EndpointConfig(actions_url, headers=action_headers(action_token)),
         tracker_store=SQLTrackerStore(dialect="sqlite", db=str(db)),
-        lock_store=RedisLockStore(host="127.0.0.1", port=6379, db=14, key_prefix="amaantest"),
+        lock_store=AtomicRedisLockStore(
+            host=redis_address()[0], port=redis_address()[1], db=14, key_prefix="amaantest"
+        ),
     )
     return agent, db
 

@@ -19,6 +19,29 @@ from bot.settings import PROJECT_ROOT, get_settings
 LOG_DIR = PROJECT_ROOT / ".run" / "test-logs"
 API_TOKEN = uuid.uuid4().hex
 
+# --- Redis and PostgreSQL: the ones named by TEST_REDIS_URL / TEST_DATABASE_URL (tests/services.py),
+# or throwaway ones started here when those do not answer (bot.services), stopped at the end.
+_SERVICES: List[Any] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from bot.services import ensure_postgres, ensure_redis
+    from tests.services import postgres_url, redis_url
+
+    if getattr(config, "workerinput", None) is not None:
+        return  # an xdist worker: the controller has set the variables already
+    redis_service = ensure_redis(redis_url(), PROJECT_ROOT)
+    _SERVICES.append(redis_service)
+    postgres_service = ensure_postgres(postgres_url(), PROJECT_ROOT)
+    _SERVICES.append(postgres_service)
+    os.environ["TEST_REDIS_URL"] = redis_service.url
+    os.environ["TEST_DATABASE_URL"] = postgres_service.url
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _SERVICES:
+        _SERVICES.pop().stop()
+
 
 @pytest.fixture(autouse=True)
 def _clean_settings() -> Iterator[None]:
@@ -154,21 +177,20 @@ def wait_for(predicate: Any, timeout: float = 10.0) -> Any:
     return predicate()
 
 
-POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own (dropped after)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'cases.db'}"
         return
+    from tests.services import postgres_url
+
     schema = f"amaan_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, future=True)
+    admin = create_engine(postgres_url(), future=True)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+        yield f"{postgres_url()}?options=-csearch_path%3D{schema}"
     finally:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
@@ -198,3 +220,88 @@ def browser() -> Iterator[Any]:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+# --- several servers behind HAProxy (bot/cluster.py), shared by tests/test_cluster.py and test_faults.py
+
+
+class RunningCluster:
+    """A cluster of three Rasa servers and three action servers behind HAProxy, its supervisor
+    running in a thread (``pause()`` holds restarts, for a test that needs a process to stay dead)."""
+
+    def __init__(self, cluster: Any) -> None:
+        import threading
+
+        from bot.supervise import supervise
+
+        self.cluster = cluster
+        self.stopping = threading.Event()
+        self.paused = threading.Event()
+        self.thread = threading.Thread(
+            target=supervise,
+            args=(cluster.processes,),
+            kwargs={"keep_going": lambda: not self.stopping.is_set() and self._wait_while_paused(), "poll": 0.2},
+            daemon=True,
+        )
+        self.thread.start()
+
+    def _wait_while_paused(self) -> bool:
+        while self.paused.is_set() and not self.stopping.is_set():
+            time.sleep(0.1)
+        return True
+
+    @property
+    def url(self) -> str:
+        return str(self.cluster.url)
+
+    def of(self, role: str) -> List[Any]:
+        return list(self.cluster.of(role))
+
+    def tracker(self, sender: str) -> Dict[str, Any]:
+        return requests.get(
+            f"{self.url}/conversations/{sender}/tracker", params={"token": API_TOKEN}, timeout=30
+        ).json()
+
+
+@pytest.fixture(scope="session")
+def cluster(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster]:
+    """``make cluster INSTANCES=3`` on free ports, sharing the tests' Redis and a PostgreSQL schema
+    of its own, with Rasa's HTTP API on (behind a token) so tests can read trackers."""
+    from bot.cluster import start_cluster, wait_until_ready
+    from tests.services import postgres_url, redis_url
+
+    schema = f"amaan_cluster_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(postgres_url(), future=True)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    env = {
+        "REDIS_URL": redis_url(),
+        "DATABASE_URL": f"{postgres_url()}?options=-csearch_path%3D{schema}",
+        "RASA_API_TOKEN": API_TOKEN,
+    }
+    saved = {name: os.environ.get(name) for name in [*env, "RASA_SERVER_URL"]}
+    os.environ.update(env)
+    get_settings.cache_clear()
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log = open(LOG_DIR / "cluster.log", "w")  # noqa: SIM115 - closed below
+    started = start_cluster(3, model_path, tmp_path_factory.mktemp("cluster"), output=log)
+    running = RunningCluster(started)
+    try:
+        if not wait_until_ready(started, timeout=600):
+            log.flush()
+            pytest.fail("the cluster did not start:\n" + (LOG_DIR / "cluster.log").read_text()[-5000:])
+        yield running
+    finally:
+        running.stopping.set()
+        running.thread.join(timeout=5)
+        started.stop()
+        log.close()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

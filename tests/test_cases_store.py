@@ -5,7 +5,6 @@ store's forgetting, and the ``python -m bot`` case commands."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import uuid
@@ -40,8 +39,9 @@ from bot.cases.reference import ALPHABET, normalize_reference
 from bot.cases.setup import prepare_cases, status_lines
 from bot.cases.store import engine_for
 from bot.settings import Settings
+from tests.services import redis_address, redis_url
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = redis_url()
 ME = Conversation("rest", "sender-me-4711")
 SOMEONE_ELSE = Conversation("rest", "sender-other-0815")
 # Words that must never appear in clear in the database, the stream or a notice.
@@ -593,8 +593,8 @@ async def test_the_redis_conversation_store_forgets_on_request_and_expires() -> 
     domain = Domain.load(str(PROJECT_ROOT / "domain.yml"))
     store = ForgetfulRedisTrackerStore(
         domain,
-        host="127.0.0.1",
-        port=6379,
+        host=redis_address()[0],
+        port=redis_address()[1],
         db=15,
         retention_days=7,
         key_prefix="amaantest",
@@ -611,15 +611,15 @@ async def test_the_redis_conversation_store_forgets_on_request_and_expires() -> 
     ]
     try:
         await store.save(DialogueStateTracker.from_events(sender, said, slots=domain.slots))
-        raw = redis.Redis(db=15).get(store.key_prefix + sender)
+        raw = redis.Redis.from_url(redis_url(15)).get(store.key_prefix + sender)
         assert raw is not None and SECRET_EXCERPT.encode() not in raw  # sealed (issue 13)
         assert SECRET_EXCERPT in json.dumps([e.as_dict() for e in (await store.retrieve_full_tracker(sender)).events])  # type: ignore[union-attr]
-        ttl = redis.Redis(db=15).ttl(store.key_prefix + sender)
+        ttl = redis.Redis.from_url(redis_url(15)).ttl(store.key_prefix + sender)
         assert 7 * 86400 - 60 < ttl <= 7 * 86400  # expires the retention after the last message
 
         forgetting = said + [ActionExecuted(FORGET_ACTION), BotUttered("Done."), ActionExecuted("action_listen")]
         await store.save(DialogueStateTracker.from_events(sender, forgetting, slots=domain.slots))
-        raw = redis.Redis(db=15).get(store.key_prefix + sender)
+        raw = redis.Redis.from_url(redis_url(15)).get(store.key_prefix + sender)
         assert raw is not None and b"Done." not in raw
         kept = await store.retrieve_full_tracker(sender)
         assert kept is not None and kept.get_slot("language") == "ar"
@@ -627,7 +627,7 @@ async def test_the_redis_conversation_store_forgets_on_request_and_expires() -> 
         assert SECRET_EXCERPT not in dumped and "Done." in dumped
         assert store.forget(sender) and await store.retrieve(sender) is None
     finally:
-        redis.Redis(db=15).delete(store.key_prefix + sender)
+        redis.Redis.from_url(redis_url(15)).delete(store.key_prefix + sender)
 
 
 def test_with_redis_conversations_are_kept_in_redis(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ delivered", and the queue and the conversation update live over server-sent even
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 
 from aiohttp.test_utils import TestServer
@@ -17,8 +16,9 @@ from bot.console.security import CONSOLE
 from tests import console_kit
 from tests.conftest import free_port
 from tests.console_kit import TOKEN, Kit, next_event
+from tests.services import redis_url
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = redis_url()
 
 delivery = console_kit.delivery
 kit = console_kit.kit

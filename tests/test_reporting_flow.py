@@ -18,6 +18,7 @@ import threading
 import uuid
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
+from urllib.parse import urlparse, urlunparse
 
 import pytest
 import redis
@@ -32,13 +33,14 @@ from bot.cases.store import Conversation
 from bot.content import AUDIENCES, ContentLibrary
 from bot.settings import PROJECT_ROOT, Settings, get_settings
 from tests.conftest import API_TOKEN, LOG_DIR, Bot, free_port, new_sender, wait_for
+from tests.services import postgres_url, redis_url
 
 pytestmark = pytest.mark.server
 
 LIB = ContentLibrary.load(PROJECT_ROOT / "data")
 HOURS = CounselorHours.parse(Settings.counselor_hours, Settings.counselor_timezone)
-POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES_URL = postgres_url()
+REDIS_URL = redis_url()
 AUDIENCE_BUTTON = '/tell_audience{"audience":"%s"}'
 
 
@@ -175,11 +177,14 @@ def reporting(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     admin = create_engine(POSTGRES_URL, future=True)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    relay = Relay("127.0.0.1", 5432)
+    database = urlparse(POSTGRES_URL)
+    relay = Relay(database.hostname or "127.0.0.1", database.port or 5432)
     telegram = FakeTelegram()
     key = generate_key()
     stream = f"amaan:cases:flow-{uuid.uuid4().hex[:10]}"
-    base = POSTGRES_URL.rsplit("/", 1)[0].replace("127.0.0.1:5432", f"127.0.0.1:{relay.port}")
+    base = urlunparse(
+        database._replace(netloc=f"{database.username or 'postgres'}@127.0.0.1:{relay.port}", path="", query="")
+    )
     env = {
         "DATABASE_URL": f"{base}/{POSTGRES_URL.rsplit('/', 1)[1]}?options=-csearch_path%3D{schema}",
         "CASE_ENCRYPTION_KEYS": key,

@@ -25,6 +25,7 @@ import socketio
 from bot.settings import get_settings
 from channels.web import DEMO_CSP, SOCKETIO_PATH, WebInput
 from tests.conftest import Bot, free_port
+from tests.services import redis_url
 
 pytestmark = pytest.mark.server
 
@@ -408,7 +409,7 @@ async def test_session_end_forgets_the_token(served: Served) -> None:
 async def test_two_servers_sharing_redis_serve_one_conversation(rasa_here: tuple[InProcessRasa, Any]) -> None:
     """Several Rasa servers: the token, the replay log and the rooms live in Redis."""
     servers, agent = rasa_here
-    env = {"REDIS_URL": "redis://127.0.0.1:6379/0"}
+    env = {"REDIS_URL": redis_url()}
     one, two = servers.serve(agent, env), servers.serve(agent, env)
     async with widget(one.base_url) as w:
         await w.session()

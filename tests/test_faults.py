@@ -1,0 +1,131 @@
+"""Faults: a process that dies is started again (bot/supervise.py), a killed Rasa server costs at
+most the messages in flight on it, and a disclosure never depends on the action server
+(bot/action_fallback.py). Real processes: the cluster of tests/conftest.py, HAProxy in front."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Dict, List
+
+import pytest
+import requests
+
+from bot.content import ContentLibrary
+from bot.run import wait_until_up
+from bot.settings import get_settings
+from bot.supervise import Restartable, supervise
+from tests.conftest import RunningCluster, new_sender, wait_for
+
+LIB = ContentLibrary.load(get_settings().data_dir)
+
+
+def _texts(replies: List[Dict[str, Any]]) -> List[str]:
+    return [m.get("text") or "" for m in replies]
+
+
+def _say(url: str, sender: str, text: str) -> requests.Response:
+    return requests.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=120)
+
+
+# --- the supervisor ---------------------------------------------------------------------------------
+
+
+def test_a_process_that_dies_is_started_again_with_a_line_saying_so(capfd: pytest.CaptureFixture) -> None:
+    sleeper = [sys.executable, "-c", "import time; time.sleep(120)"]
+    processes: List[subprocess.Popen] = [Restartable("worker", sleeper, 4242), Restartable("other", sleeper)]
+    first, other = processes[0].pid, processes[1].pid
+    stop = threading.Event()
+    thread = threading.Thread(target=supervise, args=(processes,), kwargs={"keep_going": lambda: not stop.is_set()})
+    thread.start()
+    try:
+        os.kill(first, signal.SIGKILL)
+        assert wait_for(lambda: processes[0].pid != first and processes[0].poll() is None, timeout=15)
+        assert processes[1].pid == other  # the others were left alone
+        err = capfd.readouterr().err
+        assert f"supervisor.exited role=worker port=4242 pid={first} exit=-9" in err
+        assert f"supervisor.restarted role=worker port=4242 pid={processes[0].pid} restarts=1" in err
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        for process in processes:
+            process.kill()
+            process.wait()
+
+
+# --- the action server down ---------------------------------------------------------------------------
+
+
+@pytest.mark.server
+def test_with_every_action_server_down_a_disclosure_still_gets_the_helplines(cluster: RunningCluster) -> None:
+    cluster.paused.set()  # hold restarts: the action servers stay down for this test
+    try:
+        for process in cluster.of("actions"):
+            process.kill()
+            process.wait()
+        english, arabic, question = new_sender(), new_sender(), new_sender()
+        reply = _say(cluster.url, english, "someone is blackmailing me with my photos")
+        assert reply.status_code == 200
+        assert LIB.message("danger_support", "en") in _texts(reply.json())
+        reply = _say(cluster.url, arabic, "واحد يهددني ينشر صوري")
+        assert reply.status_code == 200
+        assert LIB.message("danger_support", "ar") in _texts(reply.json())
+        reply = _say(cluster.url, question, "how can I keep my account private?")
+        assert reply.status_code == 200
+        assert _texts(reply.json()) == [LIB.message("try_again_shortly", "en")]  # honest, and only once
+    finally:
+        cluster.paused.clear()
+    # the supervisor starts them again (new processes in the cluster's list)
+    assert wait_for(lambda: all(p.poll() is None and p.restarts >= 1 for p in cluster.of("actions")), timeout=60)
+    assert all(wait_until_up(f"http://localhost:{p.port}/health", [], 120) for p in cluster.of("actions"))
+    # back to normal: the advice comes from the action server again
+    reply = _say(cluster.url, new_sender(), "how can I keep my account private?")
+    assert LIB.message("try_again_shortly", "en") not in _texts(reply.json())
+
+
+# --- a Rasa server killed under load ------------------------------------------------------------------
+
+
+@pytest.mark.server
+def test_a_rasa_server_killed_mid_conversation_loses_nothing_after_a_retry(cluster: RunningCluster) -> None:
+    users = [new_sender() for _ in range(12)]
+    opening = {user: ("مرحبا" if i % 2 else "hello") for i, user in enumerate(users)}
+    for user in users:
+        assert _say(cluster.url, user, opening[user]).status_code == 200
+    languages = {user: (cluster.tracker(user).get("slots") or {}).get("language") for user in users}
+    victim = cluster.of("rasa")[0]
+    failures: List[int] = []
+    lock = threading.Lock()
+
+    def chat(user: str) -> None:
+        for _turn in range(4):
+            text = "شكرا" if opening[user] == "مرحبا" else "thank you"
+            reply = _say(cluster.url, user, text)
+            if reply.status_code != 200:  # in flight on the killed server: the user tries again
+                with lock:
+                    failures.append(reply.status_code)
+                reply = _say(cluster.url, user, text)
+            assert reply.status_code == 200, reply.text
+            assert any(_texts(reply.json()))
+
+    killer = threading.Timer(1.0, lambda: os.kill(victim.pid, signal.SIGKILL))
+    killer.start()
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(chat, users))
+    killer.join()
+    assert len(failures) <= 6  # at most what was in flight on the killed server
+    for user in users:
+        tracker = cluster.tracker(user)
+        assert (tracker.get("slots") or {}).get("language") == languages[user]  # the language stayed
+        said = [e.get("text") for e in tracker["events"] if e.get("event") == "user"]
+        assert said.count(said[-1]) >= 4  # every turn is in the conversation
+    # the supervisor started it again, and HAProxy sends it work once it answers
+    restarted = wait_for(
+        lambda: next((p for p in cluster.of("rasa") if p.port == victim.port and p.pid != victim.pid), None), 30
+    )
+    assert restarted is not None
+    assert wait_until_up(f"http://localhost:{victim.port}/webhooks/rest/", [], 600)
