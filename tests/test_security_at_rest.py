@@ -28,8 +28,9 @@ from bot.cases.crypto import CaseCipher, InvalidToken
 from bot.settings import PROJECT_ROOT, get_settings
 from channels.web.sessions import RedisWebSessions
 from tests.conftest import API_TOKEN, LOG_DIR, Bot, free_port, new_sender
+from tests.services import redis_address, redis_url
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = redis_url()
 SERVER_DBS = (0, 1, 2)  # the channels' state, the lock store, the conversations (bot.run)
 
 
@@ -149,7 +150,8 @@ async def test_the_widget_replay_log_is_sealed_and_cleared_by_delete_my_data() -
     sessions = RedisWebSessions(REDIS_URL, prefix=prefix, cipher=CaseCipher([key]))
     store = ForgetfulRedisTrackerStore(
         Domain.load(str(PROJECT_ROOT / "domain.yml")),
-        host="127.0.0.1",
+        host=redis_address()[0],
+        port=redis_address()[1],
         db=15,
         key_prefix="amaantest13a",
         encryption_keys=key,
@@ -169,7 +171,7 @@ async def test_the_widget_replay_log_is_sealed_and_cleared_by_delete_my_data() -
     finally:
         on_forget(sessions, _nothing)
         client.delete(*[k for k in client.scan_iter(match=f"{prefix}*")] or ["-"])
-        redis.Redis(db=15).delete(store.key_prefix + sender)
+        redis.Redis.from_url(redis_url(15)).delete(store.key_prefix + sender)
         await sessions.close()
 
 
