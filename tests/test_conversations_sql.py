@@ -5,6 +5,7 @@ data", retention and a retired key."""
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from pathlib import Path
@@ -230,6 +231,90 @@ def test_bot_run_keeps_conversations_in_postgresql_when_database_url_names_it(tm
             write_runtime_config(Settings(database_url=other), tmp_path, 5055)["endpoints"].read_text()
         )["tracker_store"]
         assert store["type"] == "bot.cases.conversations.ForgetfulTrackerStore"
+
+
+async def test_rasa_loads_it_from_the_endpoints_bot_run_writes(
+    url: str, key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rasa.core.tracker_store import TrackerStore
+    from rasa.utils.endpoints import read_endpoint_config
+
+    from bot.run import write_runtime_config
+    from bot.settings import get_settings
+
+    endpoints = write_runtime_config(Settings(database_url=url, conversation_retention_days=5), tmp_path, 5055)
+    monkeypatch.setenv("DATABASE_URL", url)  # what bot.run hands the Rasa server
+    monkeypatch.setenv("CASE_ENCRYPTION_KEYS", key)
+    monkeypatch.setenv("ACTION_SERVER_TOKEN", "t" * 32)
+    get_settings.cache_clear()
+    try:
+        loaded = TrackerStore.create(read_endpoint_config(str(endpoints["endpoints"]), "tracker_store"), DOMAIN)
+    finally:
+        get_settings.cache_clear()
+    assert isinstance(loaded, AppendOnlySQLTrackerStore) and loaded.retention_seconds == 5 * 86400
+    sender = f"u-{uuid.uuid4().hex[:10]}"
+    said = await converse(loaded, sender, 2)
+    back = await loaded.retrieve(sender)
+    assert back is not None and dicts(back.events) == dicts(said)[1:]
+    loaded.engine.dispose()
+
+
+@pytest.mark.server
+def test_a_report_through_the_servers_is_kept_sealed_in_postgresql(url: str, model_path: Path, tmp_path: Path) -> None:
+    """``make run``'s servers with DATABASE_URL naming PostgreSQL: the conversation of a report is
+    in ``conversation_events``, read back by the bot, with no answer or phone number in any row."""
+    from bot.run import start, stop, wait_until_up
+    from bot.settings import get_settings
+    from tests.conftest import API_TOKEN, LOG_DIR, Bot, free_port, new_sender
+
+    env = {"DATABASE_URL": url, "CASE_ENCRYPTION_KEYS": generate_key(), "RASA_API_TOKEN": API_TOKEN}
+    saved = {name: os.environ.get(name) for name in (*env, "REDIS_URL")}
+    os.environ.update(env)
+    os.environ.pop("REDIS_URL", None)  # PostgreSQL is chosen whether or not Redis is configured
+    get_settings.cache_clear()
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    port, actions_port = free_port(), free_port()
+    with open(LOG_DIR / "conversations-sql-servers.log", "w") as log:
+        try:
+            processes = start(port, actions_port, model_path, output=log, run_dir=tmp_path)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            get_settings.cache_clear()
+        try:
+            up = wait_until_up(f"http://localhost:{actions_port}/health", processes, 120) and wait_until_up(
+                f"http://localhost:{port}/webhooks/rest/", processes, 300
+            )
+            assert up, (LOG_DIR / "conversations-sql-servers.log").read_text()[-5000:]
+            bot = Bot(f"http://localhost:{port}", f"http://localhost:{actions_port}/webhook", tmp_path)
+            mark = uuid.uuid4().hex[:8]
+            secrets = [f"zq{mark}disclosure", f"zq{mark}what", f"zq{mark}where", "+966 55 741 " + mark[:4]]
+            sender = new_sender()
+            bot.say(sender, "hello")
+            bot.say(sender, '/tell_audience{"audience":"teen"}')
+            bot.say(sender, f"someone threatens to leak my photos {secrets[0]}")
+            bot.say(sender, "I want to report")
+            for answer in ["/skip", f"mean comments {secrets[1]}", f"snap user {secrets[2]}", "/skip", "/skip"]:
+                bot.say(sender, answer)
+            bot.say(sender, "by phone")
+            bot.say(sender, secrets[3])
+            bot.say(sender, "/affirm")
+            tracker = json.dumps(bot.tracker(sender), ensure_ascii=False)
+            assert secrets[0] in tracker and secrets[2] in tracker  # the bot reads it back
+        finally:
+            stop(processes)
+    engine = create_engine(url, future=True)
+    with engine.connect() as conn:
+        stored = [row[0] for row in conn.execute(text("SELECT t::text FROM conversation_events t"))]
+    engine.dispose()
+    assert len(stored) > 20
+    for row in stored:
+        for secret in secrets:
+            assert secret not in row
+        assert "55741" + mark[:4] not in row.replace(" ", "")
 
 
 @pytest.mark.parametrize(

@@ -158,7 +158,7 @@ class AppendOnlySQLTrackerStore(TrackerStore):
 
     def _save(self, tracker: DialogueStateTracker, replace: bool) -> None:
         self._ensure_schema()
-        events: List[Event] = list(tracker.events)
+        events: Sequence[Event] = list(tracker.events)
         with self.engine.begin() as conn:
             if replace:
                 conn.execute(EVENTS.delete().where(EVENTS.c.sender_id == tracker.sender_id))
