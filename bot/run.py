@@ -30,6 +30,7 @@ from bot.supervise import Restartable, supervise
 
 __all__ = [
     "write_runtime_config",
+    "is_postgresql",
     "start",
     "start_console",
     "start_campaign_worker",
@@ -66,11 +67,16 @@ def write_runtime_config(settings: Settings, run_dir: Path, actions_port: int) -
         credentials["channels.telegram.TelegramInput"] = {}
     if settings.whatsapp_enabled:
         credentials["channels.whatsapp.WhatsAppInput"] = {}
-    # Conversations forgotten on "delete my data" and after CONVERSATION_RETENTION_DAYS: in Redis when
-    # it is configured (every Rasa server behind a load balancer sees them), else in memory.
+    # Conversations forgotten on "delete my data" and after CONVERSATION_RETENTION_DAYS: in PostgreSQL
+    # when DATABASE_URL names it (appended, never rewritten: bench/tracker_stores.py), else in Redis
+    # when it is configured (every Rasa server behind a load balancer sees them), else in memory.
     retention = {"retention_days": settings.conversation_retention_days}
     if settings.redis_url:
         endpoints["lock_store"] = {"type": "bot.locks.AtomicRedisLockStore", **_redis_store(settings.redis_url, db=1)}
+    if is_postgresql(settings.database_url):
+        # No URL here: the store reads DATABASE_URL, so that its password is never written to disk.
+        endpoints["tracker_store"] = {"type": "bot.cases.conversations_sql.AppendOnlySQLTrackerStore", **retention}
+    elif settings.redis_url:
         endpoints["tracker_store"] = {
             "type": "bot.cases.conversations.ForgetfulRedisTrackerStore",
             **_redis_store(settings.redis_url, db=2),
@@ -84,6 +90,12 @@ def write_runtime_config(settings: Settings, run_dir: Path, actions_port: int) -
     # Both servers load it: message text, phone numbers and e-mails never reach a log above debug.
     paths["logging"] = logging_config_file(run_dir / "logging.yml")
     return paths
+
+
+def is_postgresql(url: Optional[str]) -> bool:
+    """Whether a ``DATABASE_URL`` names PostgreSQL (``postgresql://``, ``postgres://``, with a driver)."""
+    scheme = (url or "").split("://", 1)[0].lower()
+    return scheme in ("postgres", "postgresql") or scheme.startswith("postgresql+")
 
 
 def _messaging_lines(settings: Settings, port: int) -> str:
