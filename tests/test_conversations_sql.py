@@ -224,7 +224,7 @@ def test_bot_run_keeps_conversations_in_postgresql_when_database_url_names_it(tm
         "type": "bot.cases.conversations_sql.AppendOnlySQLTrackerStore",
         "retention_days": 3,
     }
-    assert loaded["lock_store"]["type"] == "redis"  # locks stay in Redis
+    assert loaded["lock_store"]["type"] == "bot.locks.AtomicRedisLockStore"  # locks stay in Redis
 
     for other in (f"sqlite:///{tmp_path / 'cases.db'}", None):
         store = yaml.safe_load(
