@@ -8,7 +8,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.apps import APP_GUIDE_TOPICS, app_in, say_app_answer, say_app_report
 from actions.common import audience_buttons, audience_of, followup_buttons, library, reply_language, topic_buttons
+from actions.next_steps import disclosed_kind, say_next_steps
+from bot.app_guides import asked_about, child_age
 from bot.content import FOLLOWUP_INTENTS, TOPIC_INTENTS
 
 # Topics after whose advice the user is offered to file a confidential report.
@@ -31,22 +34,36 @@ def give_advice(dispatcher: CollectingDispatcher, tracker: Tracker, topic: Optio
     not known yet, the question who it is); the topic menu when there is no such topic."""
     lang = reply_language(tracker)
     if topic not in library().topics:
-        dispatcher.utter_message(text=library().message("followup_without_topic", lang), buttons=topic_buttons(lang))
+        dispatcher.utter_message(
+            text=library().message("followup_without_topic", lang), buttons=topic_buttons(lang), answer="menu"
+        )
         return []
+    # An app named in the question (actions/apps.py): its guide answers "parental controls on PUBG";
+    # "bullied on snap" gets the advice and then how to block and report on Snapchat.
+    said = tracker.latest_message.get("text") or ""
+    app = app_in(said)
+    if app and topic in APP_GUIDE_TOPICS:
+        ask = asked_about(said, default=APP_GUIDE_TOPICS[topic])
+        return [SlotSet("topic", topic), *say_app_answer(dispatcher, tracker, app, ask, child_age(said))]
     audience = audience_of(tracker)
     text = library().advice(topic, audience, lang)
+    buttons: List[Dict[str, str]] = []
     if audience:
         buttons = followup_buttons(lang, audience)
         if topic in REPORTABLE_TOPICS:  # "a button after advice" starts the confidential report
             buttons.append({"title": library().message("button_make_report", lang), "payload": "/request_report"})
-        dispatcher.utter_message(text=text, buttons=buttons)
+    events: List[EventType] = [SlotSet("topic", topic)]
+    if app:
+        dispatcher.utter_message(text=text, answer=f"advice/{topic}")
+        events += say_app_report(dispatcher, tracker, app, buttons)
     else:
+        dispatcher.utter_message(text=text, buttons=buttons, answer=f"advice/{topic}")
+    if not audience:
         # Advice first, then ask who is chatting so the next answer fits them.
-        dispatcher.utter_message(text=text)
         dispatcher.utter_message(
             text=library().message("ask_audience_after_advice", lang), buttons=audience_buttons(lang)
         )
-    return [SlotSet("topic", topic)]
+    return events
 
 
 class ActionAnswerFollowup(Action):
@@ -58,11 +75,14 @@ class ActionAnswerFollowup(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
         followup = FOLLOWUP_INTENTS.get(intent, "more")
+        kind = disclosed_kind(tracker)
+        if kind:  # "what if it already happened?" after a disclosure: that harm's next steps
+            return say_next_steps(dispatcher, tracker, kind)
         topic = tracker.get_slot("topic")
         lang = reply_language(tracker)
         if topic not in library().topics:
             dispatcher.utter_message(
-                text=library().message("followup_without_topic", lang), buttons=topic_buttons(lang)
+                text=library().message("followup_without_topic", lang), buttons=topic_buttons(lang), answer="menu"
             )
             return []
         audience = audience_of(tracker)
