@@ -13,6 +13,7 @@ from actions.common import audience_buttons, audience_of, followup_buttons, libr
 from actions.next_steps import disclosed_kind, say_next_steps
 from bot.app_guides import asked_about, child_age
 from bot.content import FOLLOWUP_INTENTS, TOPIC_INTENTS
+from bot.next_steps import questions_in
 
 # Topics after whose advice the user is offered to file a confidential report.
 REPORTABLE_TOPICS = frozenset({"grooming", "sextortion", "cyberbullying", "image_sharing", "reporting"})
@@ -38,9 +39,14 @@ def give_advice(dispatcher: CollectingDispatcher, tracker: Tracker, topic: Optio
             text=library().message("followup_without_topic", lang), buttons=topic_buttons(lang), answer="menu"
         )
         return []
+    said = tracker.latest_message.get("text") or ""
+    declined = (tracker.latest_message.get("intent") or {}).get("name") == "deny"  # "no" to a check-in
+    kind = None if declined else disclosed_kind(tracker)
+    if kind and questions_in(said):
+        # "How do I get the picture taken down?" after a disclosure: that harm's next steps.
+        return say_next_steps(dispatcher, tracker, kind)
     # An app named in the question (actions/apps.py): its guide answers "parental controls on PUBG";
     # "bullied on snap" gets the advice and then how to block and report on Snapchat.
-    said = tracker.latest_message.get("text") or ""
     app = app_in(said)
     if app and topic in APP_GUIDE_TOPICS:
         ask = asked_about(said, default=APP_GUIDE_TOPICS[topic])
