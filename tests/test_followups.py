@@ -70,7 +70,8 @@ def start(bot: Bot, lang: str, audience: str) -> str:
 def test_after_a_disclosure_the_questions_that_follow_get_that_harms_next_steps(bot: Bot, kind: str, lang: str) -> None:
     sender = start(bot, lang, "teen")
     first = bot.say(sender, DISCLOSURES[kind][lang])
-    assert "/request_human" in payloads(first)  # the crisis reply (or the check-in) came first
+    # The crisis reply (a counselor offered) or the check-in (yes / no) came first.
+    assert {"/request_human", "/affirm"} & set(payloads(first))
     steps = STEPS.steps(kind, "teen", lang)
     questions = FOLLOWUPS[lang] + (SEXTORTION_ONLY[lang] if kind == "sextortion" else [])
     for question in questions:
@@ -127,10 +128,13 @@ def test_safe_now_is_remembered_and_not_asked_again(bot: Bot, lang: str) -> None
 
 def test_the_issue_example_a_photo_request_then_what_should_i_do(bot: Bot) -> None:
     sender = start(bot, "en", "child")
-    bot.say(sender, "someone online asked me for a photo")
+    first = bot.say(sender, "someone online asked me for a photo")
     said = texts(bot.say(sender, "what should i do"))
     assert NOT_SURE["en"] not in said
-    assert STEPS.steps("grooming", "child", "en") in said or STEPS.steps("general", "child", "en") in said
+    if {"/request_human", "/affirm"} & set(payloads(first)):  # the net heard a possible disclosure
+        assert STEPS.steps("grooming", "child", "en") in said or STEPS.steps("general", "child", "en") in said
+    else:  # read as a question about photos: what to do if it already happened
+        assert any(LIB.followup(t, "already_happened", "child", "en") in said for t in LIB.topics)
 
 
 @pytest.mark.parametrize("lang", ["en", "ar"])
