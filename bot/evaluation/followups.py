@@ -37,6 +37,17 @@ import yaml
 
 __all__ = ["Conversation", "Verdict", "judge", "load_conversations", "main", "summarize"]
 
+# Other spellings a writer may use for a harm or an app, read as ours.
+KIND_ALIASES = {
+    "blackmail": "sextortion",
+    "sexual_extortion": "sextortion",
+    "selfharm": "self_harm",
+    "suicide": "self_harm",
+    "coercion": "grooming",
+    "meeting": "grooming",
+    "threat": "abuse",
+}
+APP_ALIASES = {"pubgmobile": "pubg", "freefire": "free_fire", "yt": "youtube", "snap": "snapchat", "insta": "instagram"}
 FALLBACK_ACTIONS = ("utter_not_sure", "utter_out_of_scope")
 FALLBACK_ANSWERS = ("menu",)
 LANGUAGES = ("en", "ar")
@@ -72,10 +83,21 @@ def load_conversations(folder: Path) -> List[Conversation]:
             raw = yaml.safe_load(f) or {}
         for entry in raw.get("conversations") or []:
             turns = [str(t) for t in entry.get("turns") or []]
-            expect = {str(k): str(v) for k, v in (entry.get("expect") or {}).items()}
+            expect = _canonical({str(k): str(v) for k, v in (entry.get("expect") or {}).items()})
             if turns and expect:
                 found.append(Conversation(lang, turns, expect))
     return found
+
+
+def _canonical(expect: Dict[str, str]) -> Dict[str, str]:
+    squeezed = {k: v.strip().lower().replace("-", "_").replace(" ", "_") for k, v in expect.items()}
+    if "kind" in squeezed:
+        squeezed["kind"] = KIND_ALIASES.get(
+            squeezed["kind"].replace("_", ""), KIND_ALIASES.get(squeezed["kind"], squeezed["kind"])
+        )
+    if "app" in squeezed:
+        squeezed["app"] = APP_ALIASES.get(squeezed["app"].replace("_", ""), squeezed["app"])
+    return squeezed
 
 
 def judge(conversation: Conversation, last_turn: List[Dict[str, Any]]) -> Verdict:
