@@ -46,8 +46,9 @@ def give_advice(dispatcher: CollectingDispatcher, tracker: Tracker, topic: Optio
         # "How do I get the picture taken down?" after a disclosure: that harm's next steps.
         return say_next_steps(dispatcher, tracker, kind)
     # An app named in the question (actions/apps.py): its guide answers "parental controls on PUBG";
-    # "bullied on snap" gets the advice and then how to block and report on Snapchat.
-    app = app_in(said)
+    # "bullied on snap" gets the advice and then how to block and report on Snapchat. After "no" to a
+    # check-in, the question is the message the check-in asked about.
+    app = app_in(_asked_before(tracker) if declined else said)
     if app and topic in APP_GUIDE_TOPICS:
         ask = asked_about(said, default=APP_GUIDE_TOPICS[topic])
         return [SlotSet("topic", topic), *say_app_answer(dispatcher, tracker, app, ask, child_age(said))]
@@ -70,6 +71,12 @@ def give_advice(dispatcher: CollectingDispatcher, tracker: Tracker, topic: Optio
             text=library().message("ask_audience_after_advice", lang), buttons=audience_buttons(lang)
         )
     return events
+
+
+def _asked_before(tracker: Tracker) -> str:
+    """The user's message before this one (read from the conversation, never kept)."""
+    said = [e.get("text") or "" for e in tracker.events if e.get("event") == "user"]
+    return said[-2] if len(said) >= 2 else ""
 
 
 class ActionAnswerFollowup(Action):

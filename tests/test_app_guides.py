@@ -132,15 +132,18 @@ def test_every_apps_age_and_settings_questions_get_its_own_answer(bot: Bot, app:
     [
         ("en", "someone is bullying me on snap", "cyberbullying", "snapchat"),
         ("ar", "في أحد يتنمر علي في السناب وش أسوي", "cyberbullying", "snapchat"),
-        ("en", "a stranger on roblox keeps asking my son to chat privately", "grooming", "roblox"),
-        ("ar", "شخص غريب في روبلوكس يبي يكلم ولدي على الخاص", "grooming", "roblox"),
+        ("en", "how can i tell if someone is grooming my son on discord", "grooming", "discord"),
+        ("ar", "كيف اعرف اذا احد يستدرج بنتي في الانستا", "grooming", "instagram"),
     ],
 )
 def test_an_app_named_in_a_topic_question_adds_its_reporting_steps(
     bot: Bot, lang: str, text: str, topic: str, app: str
 ) -> None:
     sender = start(bot, lang)
-    said = texts(bot.say(sender, text))
+    replies = bot.say(sender, text)
+    if [b["payload"] for r in replies for b in r.get("buttons") or []][:2] == ["/affirm", "/deny"]:
+        replies = bot.say(sender, "/deny")  # the safety net's check-in first; "no" answers the question
+    said = texts(replies)
     assert GUIDES.section(app, "report", lang) in said
     assert ContentLibrary.load(DATA).advice(topic, "parent", lang) in said
 
