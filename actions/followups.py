@@ -7,19 +7,23 @@ Replies carry ``answer`` metadata ("app/<id>/<ask>", "advice/<topic>"...) that s
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.advice import give_advice
 from actions.apps import APP_GUIDE_TOPICS, app_in, guides, say_app_answer
 from actions.common import audience_of, library, reply_language, topic_buttons
 from actions.next_steps import disclosed_kind, next_steps, say_next_steps
+from actions.safety import ActionRequestHuman
 from bot.app_guides import asked_about, child_age
 
-__all__ = ["ActionNotSure", "ActionWhatAbout"]
+__all__ = ["ActionNotSure", "ActionSafetyAnswer", "ActionWhatAbout"]
+
+logger = logging.getLogger(__name__)
 
 
 class ActionNotSure(Action):
@@ -96,3 +100,34 @@ def _last_subject(tracker: Tracker) -> Optional[str]:
         if name in ("escalation", "danger_check") and event.get("value"):
             return "disclosure"
     return None
+
+
+class ActionSafetyAnswer(Action):
+    """The answer to "are you safe right now?" (buttons, or yes/no typed after the question); a yes
+    or no after the counselor offer instead."""
+
+    def name(self) -> str:
+        return "action_safety_answer"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        asked = bool(tracker.get_slot("asked_safe"))
+        lang = reply_language(tracker)
+        content = next_steps()
+        if intent == "say_not_safe" or (intent == "deny" and asked):
+            logger.warning("followup.not_safe_now kind=%s", disclosed_kind(tracker) or "none")
+            dispatcher.utter_message(text=content.text("safe_no", lang), answer="safety/not_safe")
+            # Straight on to a person, in this turn (a follow-up action would leave the rules lost).
+            events: List[EventType] = [SlotSet("safe_now", "no"), SlotSet("asked_safe", False)]
+            return events + await ActionRequestHuman().run(dispatcher, tracker, domain)
+        if intent == "say_safe" or (intent == "affirm" and asked):
+            dispatcher.utter_message(
+                text=content.text("safe_yes", lang),
+                buttons=[{"title": content.button("counselor", lang), "payload": "/request_human"}],
+                answer="safety/safe",
+            )
+            return [SlotSet("safe_now", "yes"), SlotSet("asked_safe", False)]
+        if intent == "affirm":  # yes to "would you like to talk to a counselor?"
+            return await ActionRequestHuman().run(dispatcher, tracker, domain)
+        dispatcher.utter_message(response="utter_danger_declined")
+        return []

@@ -22,7 +22,7 @@ from actions.common import audience_of, library, reply_language, topic_buttons
 from bot.next_steps import NextSteps, harm_kind, questions_in, step_audience
 from bot.settings import get_settings
 
-__all__ = ["ActionNextSteps", "ActionSafetyAnswer", "disclosed_kind", "next_steps", "say_next_steps"]
+__all__ = ["ActionNextSteps", "disclosed_kind", "next_steps", "say_next_steps"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def next_steps() -> NextSteps:
     return NextSteps.load(get_settings().data_dir)
 
 
-def disclosed_kind(tracker: Tracker) -> Optional[str]:
+def disclosed_kind(tracker: Tracker, include_check_in: bool = True) -> Optional[str]:
     """The harm this conversation disclosed (``bot.next_steps.HARM_KINDS``), or None when nothing
     was: the disclosures answered (``escalation`` slot values) and a check-in still open. Self-harm
     wins; otherwise the first specific harm ("he says he'll post it tonight" after blackmail is still
@@ -42,7 +42,7 @@ def disclosed_kind(tracker: Tracker) -> Optional[str]:
         if isinstance(value, dict) and value.get("reason") == "disclosure":
             found.append(harm_kind(str(value.get("kind") or "")))
     check = tracker.get_slot("danger_check")  # an open check-in (actions.check_in)
-    if isinstance(check, dict):
+    if include_check_in and isinstance(check, dict):
         found.append(harm_kind(str(check.get("kind") or tracker.get_slot("danger_kind") or "")))
     escalation = tracker.get_slot("escalation")
     if not found and isinstance(escalation, dict) and escalation.get("kind"):
@@ -122,34 +122,6 @@ class ActionNextSteps(Action):
             answer="next_steps/none",
         )
         return []
-
-
-class ActionSafetyAnswer(Action):
-    """The answer to "are you safe right now?" (buttons, or yes/no typed after the question); a yes
-    or no after the counselor offer instead."""
-
-    def name(self) -> str:
-        return "action_safety_answer"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        asked = bool(tracker.get_slot("asked_safe"))
-        lang = reply_language(tracker)
-        content = next_steps()
-        if intent == "say_not_safe" or (intent == "deny" and asked):
-            logger.warning("followup.not_safe_now kind=%s", disclosed_kind(tracker) or "none")
-            dispatcher.utter_message(text=content.text("safe_no", lang), answer="safety/not_safe")
-            return [SlotSet("safe_now", "no"), SlotSet("asked_safe", False), FollowupAction("action_request_human")]
-        if intent == "say_safe" or (intent == "affirm" and asked):
-            dispatcher.utter_message(
-                text=content.text("safe_yes", lang),
-                buttons=[{"title": content.button("counselor", lang), "payload": "/request_human"}],
-                answer="safety/safe",
-            )
-            return [SlotSet("safe_now", "yes"), SlotSet("asked_safe", False)]
-        if intent == "affirm":  # yes to "would you like to talk to a counselor?"
-            return [FollowupAction("action_request_human")]
-        return [FollowupAction("utter_danger_declined")]
 
 
 def _about_this_chat(text: str) -> bool:

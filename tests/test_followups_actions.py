@@ -4,7 +4,8 @@ tests/test_followups.py)."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 from rasa_sdk import Tracker
@@ -13,15 +14,32 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.advice import ActionGiveAdvice
 from actions.apps import ActionAppGuide
-from actions.followups import ActionNotSure, ActionWhatAbout
-from actions.next_steps import ActionNextSteps, ActionSafetyAnswer, disclosed_kind
+from actions.followups import ActionNotSure, ActionSafetyAnswer, ActionWhatAbout
+from actions.next_steps import ActionNextSteps, disclosed_kind
+from actions.report import use_case_desk
 from bot.app_guides import AppGuides
+from bot.cases import CaseDesk, generate_key
 from bot.content import ContentLibrary
 from bot.next_steps import NextSteps
-from bot.settings import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT, get_settings
 
 DATA = PROJECT_ROOT / "data"
 LIB, STEPS, GUIDES = ContentLibrary.load(DATA), NextSteps.load(DATA), AppGuides.load(DATA)
+
+
+@pytest.fixture(autouse=True)
+def cases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A counselor request writes its case into a database of this test's own (never ``.run/``)."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cases.db'}")
+    monkeypatch.setenv("CASE_ENCRYPTION_KEYS", generate_key())
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    get_settings.cache_clear()
+    use_case_desk(CaseDesk.from_settings(get_settings()))
+    yield
+    use_case_desk(None)
+    get_settings.cache_clear()
+
+
 BLACKMAIL = {"reason": "disclosure", "kind": "blackmail", "at": "2026-12-06T03:00:00+00:00"}
 
 
@@ -95,12 +113,13 @@ async def test_abuse_asks_whether_they_are_safe_and_no_calls_a_person() -> None:
     typed_no = tracker("deny", "no", {"asked_safe": True, "language": "en", "escalation": BLACKMAIL})
     messages, events = await run(ActionSafetyAnswer(), typed_no)
     assert "911" in messages[0]["text"]
-    assert FollowupAction("action_request_human") in events and SlotSet("safe_now", "no") in events
+    assert SlotSet("safe_now", "no") in events
+    assert any(e.get("name") == "escalation" and e["value"]["reason"] == "counselor_requested" for e in events)
 
 
 async def test_yes_to_the_counselor_offer_asks_for_a_person() -> None:
-    _, events = await run(ActionSafetyAnswer(), tracker("affirm", "yes", {"asked_safe": False}))
-    assert events == [FollowupAction("action_request_human")]
+    _, events = await run(ActionSafetyAnswer(), tracker("affirm", "yes", {"asked_safe": False, "language": "en"}))
+    assert [e["value"]["reason"] for e in events if e.get("name") == "escalation"] == ["counselor_requested"]
 
 
 async def test_delete_my_data_after_a_disclosure_still_asks_to_confirm() -> None:
