@@ -13,7 +13,7 @@ from actions.common import audience_buttons, audience_of, followup_buttons, libr
 from actions.next_steps import disclosed_kind, say_next_steps
 from bot.app_guides import asked_about, child_age
 from bot.content import FOLLOWUP_INTENTS, TOPIC_INTENTS
-from bot.next_steps import questions_in
+from bot.next_steps import asks_what_to_do
 
 # Topics after whose advice the user is offered to file a confidential report.
 REPORTABLE_TOPICS = frozenset({"grooming", "sextortion", "cyberbullying", "image_sharing", "reporting"})
@@ -42,7 +42,7 @@ def give_advice(dispatcher: CollectingDispatcher, tracker: Tracker, topic: Optio
     said = tracker.latest_message.get("text") or ""
     declined = (tracker.latest_message.get("intent") or {}).get("name") == "deny"  # "no" to a check-in
     kind = None if declined else disclosed_kind(tracker)
-    if kind and questions_in(said):
+    if kind and asks_what_to_do(said):
         # "How do I get the picture taken down?" after a disclosure: that harm's next steps.
         return say_next_steps(dispatcher, tracker, kind)
     # An app named in the question (actions/apps.py): its guide answers "parental controls on PUBG";
@@ -73,6 +73,32 @@ def give_advice(dispatcher: CollectingDispatcher, tracker: Tracker, topic: Optio
     return events
 
 
+def about_another_app(dispatcher: CollectingDispatcher, tracker: Tracker, app: str) -> List[EventType]:
+    """ "And on Instagram?": the question asked about the last app, for this one; after a topic's
+    advice (not an app topic), that advice with this app's reporting steps."""
+    topic = tracker.get_slot("topic")
+    if last_subject(tracker) == "topic" and topic in library().topics and topic not in APP_GUIDE_TOPICS:
+        return give_advice(dispatcher, tracker, topic)
+    text = tracker.latest_message.get("text") or ""
+    ask = asked_about(text, default="") or tracker.get_slot("app_ask") or APP_GUIDE_TOPICS.get(str(topic), "safety")
+    return say_app_answer(dispatcher, tracker, app, str(ask), child_age(text))
+
+
+def last_subject(tracker: Tracker) -> Optional[str]:
+    """What was answered last: "app", "topic" or "disclosure" (from the slots set most recently)."""
+    for event in reversed(tracker.events):
+        if event.get("event") != "slot":
+            continue
+        name = event.get("name")
+        if name == "app":
+            return "app"
+        if name == "topic":
+            return "topic"
+        if name in ("escalation", "danger_check") and event.get("value"):
+            return "disclosure"
+    return None
+
+
 def _asked_before(tracker: Tracker) -> str:
     """The user's message before this one (read from the conversation, never kept)."""
     said = [e.get("text") or "" for e in tracker.events if e.get("event") == "user"]
@@ -91,6 +117,9 @@ class ActionAnswerFollowup(Action):
         kind = disclosed_kind(tracker)
         if kind:  # "what if it already happened?" after a disclosure: that harm's next steps
             return say_next_steps(dispatcher, tracker, kind)
+        app = app_in(tracker.latest_message.get("text") or "")
+        if app:  # "and on Instagram?" read as "tell me more": the same subject on that app
+            return about_another_app(dispatcher, tracker, app)
         topic = tracker.get_slot("topic")
         lang = reply_language(tracker)
         if topic not in library().topics:

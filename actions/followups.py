@@ -8,13 +8,13 @@ Replies carry ``answer`` metadata ("app/<id>/<ask>", "advice/<topic>"...) that s
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.advice import give_advice
+from actions.advice import about_another_app, give_advice, last_subject
 from actions.apps import APP_GUIDE_TOPICS, app_in, guides, say_app_answer
 from actions.common import audience_of, library, reply_language, topic_buttons
 from actions.next_steps import disclosed_kind, next_steps, say_next_steps
@@ -40,6 +40,8 @@ class ActionNotSure(Action):
             return say_next_steps(dispatcher, tracker, kind, prefix=prefix)
         text = tracker.latest_message.get("text") or ""
         app = app_in(text)
+        if app and not asked_about(text, default="") and last_subject(tracker):
+            return about_another_app(dispatcher, tracker, app)  # "and on Instagram?"
         if app:
             return say_app_answer(dispatcher, tracker, app, asked_about(text), child_age(text))
         dispatcher.utter_message(response="utter_not_sure")
@@ -55,7 +57,7 @@ class ActionWhatAbout(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         text = tracker.latest_message.get("text") or ""
         app, age = app_in(text), child_age(text)
-        subject = _last_subject(tracker)
+        subject = last_subject(tracker)
         topic = tracker.get_slot("topic")
         lang = reply_language(tracker)
         if app:
@@ -85,21 +87,6 @@ class ActionWhatAbout(Action):
             text=library().message("followup_without_topic", lang), buttons=topic_buttons(lang), answer="menu"
         )
         return []
-
-
-def _last_subject(tracker: Tracker) -> Optional[str]:
-    """What was answered last: "app", "topic" or "disclosure" (from the slots set most recently)."""
-    for event in reversed(tracker.events):
-        if event.get("event") != "slot":
-            continue
-        name = event.get("name")
-        if name == "app":
-            return "app"
-        if name == "topic":
-            return "topic"
-        if name in ("escalation", "danger_check") and event.get("value"):
-            return "disclosure"
-    return None
 
 
 class ActionSafetyAnswer(Action):

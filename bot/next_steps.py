@@ -21,7 +21,7 @@ from bot.content import AUDIENCES, LANGUAGES
 from bot.helplines import HelplineDirectory, UnknownPlaceholder
 from bot.language import normalize_for_matching
 
-__all__ = ["HARM_KINDS", "QUESTIONS", "NextSteps", "harm_kind", "questions_in", "step_audience"]
+__all__ = ["HARM_KINDS", "QUESTIONS", "NextSteps", "asks_what_to_do", "harm_kind", "questions_in", "step_audience"]
 
 # The danger net's kinds (bot.safety.DANGER_KINDS) as the harm the next steps are written for.
 _FROM_DANGER = {
@@ -70,6 +70,12 @@ QUESTIONS: Tuple[Tuple[str, str], ...] = (
     ),
 )
 _QUESTION_PATTERNS = [(key, re.compile(pattern)) for key, pattern in QUESTIONS]
+# "What do I do now?" in any words: no answer of its own, the steps are the answer.
+_WHAT_NOW = re.compile(
+    r"\bwhat (do|should|can|shall|must) (i|we) do\b|\bwhat now\b|\bwhat (happens|should happen) (now|next)\b|\bnext steps?\b"
+    r"|\b[وف]?(وش|ايش|شو|ماذا|ماذا يجب ان|وش المفروض|ايش المفروض|شنو) ?(اسوي|نسوي|اعمل|نعمل|افعل|نفعل|اسويه|الحل)\b"
+    r"|\bكيف (اتصرف|نتصرف)\b|\bالخطوه (الجايه|التاليه)\b"
+)
 
 
 def harm_kind(danger_kind: Optional[str]) -> str:
@@ -81,6 +87,11 @@ def questions_in(text: str) -> List[str]:
     """Which of the usual questions the message asks, in answering order (at most two)."""
     normalized = normalize_for_matching(text)
     return [key for key, pattern in _QUESTION_PATTERNS if pattern.search(normalized)][:2]
+
+
+def asks_what_to_do(text: str) -> bool:
+    """Whether the message asks what to do now, in whatever words ("what should I do", "وش أسوي")."""
+    return bool(_WHAT_NOW.search(normalize_for_matching(text)) or questions_in(text))
 
 
 def step_audience(audience: Optional[str]) -> str:
