@@ -6,7 +6,7 @@ Commands:
   run                start the Rasa and action servers (what ``make run`` does)
   eval [--json F] [--quiet]
                      figures and gates on the sets in tests/nlu (what ``make eval`` does)
-  eval-followups DIR [--json F]
+  eval-followups DIR [--json F] [--model M]
                      play the follow-up conversations of DIR/followups_{en,ar}.yml against the
                      assistant and print only aggregate figures (bot/evaluation/followups.py)
   check-content      list problems in data/content (missing audiences, languages, placeholders, app
@@ -54,6 +54,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     followups = commands.add_parser("eval-followups", help="figures on held-out follow-up conversations")
     followups.add_argument("folder", help="folder with followups_en.yml and followups_ar.yml")
     followups.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    followups.add_argument("--model", default=None, help="a trained model (default: the one for the current data)")
     commands.add_parser("check-content", help="list problems in the reply content")
     from bot.cases.cli import COMMANDS as CASE_COMMANDS
     from bot.cases.cli import add_commands as add_case_commands
@@ -97,7 +98,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         from bot.evaluation.followups import main as followups_main
 
-        return followups_main(Path(args.folder), args.json)
+        return followups_main(Path(args.folder), args.json, Path(args.model) if args.model else None)
     if args.command in CASE_COMMANDS:
         from bot.cases.cli import run_command
 

@@ -175,7 +175,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def main(folder: Path, json_path: Optional[str] = None) -> int:
+def main(folder: Path, json_path: Optional[str] = None, model_file: Optional[Path] = None) -> int:
     from bot.model import ensure_model
     from bot.run import start, stop, wait_until_up
     from bot.settings import get_settings
@@ -184,7 +184,7 @@ def main(folder: Path, json_path: Optional[str] = None) -> int:
     if not conversations:
         print(f"no conversations in {folder}/followups_{{en,ar}}.yml")
         return 2
-    model = ensure_model()
+    model = model_file or ensure_model()
     token = uuid.uuid4().hex
     os.environ["RASA_API_TOKEN"] = token
     get_settings.cache_clear()
