@@ -23,6 +23,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.advice import give_advice
 from actions.cases import escalation
 from actions.common import audience_of, library, reply_language, topic_buttons
+from actions.next_steps import disclosed_kind, say_next_steps
 from bot.analytics.moments import check_in
 from bot.content import TOPIC_INTENTS
 
@@ -45,6 +46,12 @@ class ActionDangerCheckIn(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         reading = tracker.latest_message.get("danger") or {}
+        answered = disclosed_kind(tracker, include_check_in=False)
+        if answered:
+            # They have already told us something is happening (the crisis reply, a case): not "is
+            # something like this happening?" again, but that harm's next steps and a counselor.
+            logger.warning("safety.check_in.after_disclosure kind=%s", reading.get("kind") or "unspecified")
+            return say_next_steps(dispatcher, tracker, answered, may_ask_safe=False)
         lang, audience = reply_language(tracker), audience_of(tracker)
         lib = library()
         dispatcher.utter_message(
@@ -70,7 +77,11 @@ class ActionCheckInDeclined(Action):
         return "action_check_in_declined"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
-        check = open_check_in(tracker) or {}
+        check = open_check_in(tracker)
+        if check is None and disclosed_kind(tracker, include_check_in=False):
+            dispatcher.utter_message(response="utter_danger_declined")  # "no" to the counselor after next steps
+            return []
+        check = check or {}
         logger.info("safety.check_in.declined kind=%s", check.get("kind", "unknown"))
         check_in("declined")
         events: List[EventType] = [SlotSet("danger_check", None)]

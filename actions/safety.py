@@ -23,10 +23,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.cases import case_desk, escalation, off_loop, record_case
 from actions.check_in import open_check_in
 from actions.common import audience_of, fill, library, reply_language
+from actions.next_steps import disclosed_kind, say_next_steps
 from actions.report.answers import REPORT_FORM, answers_from_disclosure, report_answers, report_risk, reset_report
 from bot.analytics.moments import check_in, disclosure_made
 from bot.cases import CaseStoreError, CaseUpdate, triage
 from bot.cases.availability import Availability
+from bot.next_steps import harm_kind
 from bot.safety import DISCLOSURE_INTENTS, read_disclosure
 from bot.settings import get_settings
 
@@ -74,6 +76,9 @@ class ActionDangerSupport(Action):
                 intent, tracker.latest_message.get("entities") or [], tracker.get_slot("danger_kind")
             ) or {"kind": "unspecified", "source": "classifier"}
         kind, source = read["kind"], read["source"]
+        repeat_of = disclosed_kind(tracker) if not confirmed else None
+        if repeat_of and (harm_kind(kind) == "self_harm" or repeat_of == "general"):
+            repeat_of = harm_kind(kind)
         lang = reply_language(tracker)
         audience = audience_of(tracker)
         lib = library()
@@ -106,6 +111,11 @@ class ActionDangerSupport(Action):
             dispatcher.utter_message(text=fill(lib.message(key, lang), reference=reference or ""))
             events += answers_from_disclosure(tracker, kind)
             status = "in_report"
+        elif repeat_of:
+            # Already disclosed in this conversation: after the helplines, that harm's next steps and
+            # the counselor offer (actions/next_steps.py), whose typed yes / no the rules answer.
+            events += say_next_steps(dispatcher, tracker, repeat_of, may_ask_safe=False)
+            status = "next_steps"
         else:
             if (await counselor_availability()).counselor_available:
                 offer = lib.message("counselor_offer", lang)

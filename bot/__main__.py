@@ -8,7 +8,11 @@ Commands:
                      N Rasa and action servers behind HAProxy (what ``make cluster`` does)
   eval [--json F] [--quiet]
                      figures and gates on the sets in tests/nlu (what ``make eval`` does)
-  check-content      list problems in data/content and data/campaigns (missing audiences, languages, sources)
+  eval-followups DIR [--json F] [--model M]
+                     play the follow-up conversations of DIR/followups_{en,ar}.yml against the
+                     assistant and print only aggregate figures (bot/evaluation/followups.py)
+  check-content      list problems in data/content and data/campaigns (missing audiences, languages,
+                     sources, placeholders, app guides); warn about app guides checked over a year ago
   campaigns list | send ID [--channel C] [--language L] [--audience A] | status ID [--json]
                      what can be broadcast, send one to a segment, its progress (docs/CAMPAIGNS.md)
   purge [--dry-run]  delete cases closed more than CASE_RETENTION_DAYS ago (for cron)
@@ -53,6 +57,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     evaluate.add_argument("--json", default=None, help="also write the figures to this JSON file")
     evaluate.add_argument("--quiet", action="store_true", help="figures only, not the development sets' errors")
     evaluate.add_argument("--dev-only", action="store_true", help="the development sets only (while changing things)")
+    followups = commands.add_parser("eval-followups", help="figures on held-out follow-up conversations")
+    followups.add_argument("folder", help="folder with followups_en.yml and followups_ar.yml")
+    followups.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    followups.add_argument("--model", default=None, help="a trained model (default: the one for the current data)")
     commands.add_parser("check-content", help="list problems in the reply content")
     from bot.cases.cli import COMMANDS as CASE_COMMANDS
     from bot.cases.cli import add_commands as add_case_commands
@@ -99,6 +107,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         from bot.evaluation import main as eval_main
 
         return eval_main(args.json, show_errors=not args.quiet, dev_only=args.dev_only)
+    if args.command == "eval-followups":
+        from pathlib import Path
+
+        from bot.evaluation.followups import main as followups_main
+
+        return followups_main(Path(args.folder), args.json, Path(args.model) if args.model else None)
     if args.command in CASE_COMMANDS:
         from bot.cases.cli import run_command
 
@@ -113,14 +127,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         return run_campaign_command(args)
     if args.command == "check-content":
         from bot.campaigns.content import CampaignLibrary
-        from bot.content import ContentLibrary
+        from bot.content_check import check_content
         from bot.settings import get_settings
 
-        problems = ContentLibrary.load(get_settings().data_dir).problems()
+        problems, warnings = check_content(get_settings().data_dir)
         problems += CampaignLibrary.load(get_settings().data_dir).problems()
         for problem in problems:
             print(problem)
-        print(f"{len(problems)} problem(s)")
+        for warning in warnings:
+            print(f"warning: {warning}")
+        print(f"{len(problems)} problem(s), {len(warnings)} warning(s)")
         return 1 if problems else 0
     if args.command == "telegram" and args.telegram_command == "set-webhook":
         return telegram_set_webhook(args.url, args.drop_pending_updates)

@@ -1,0 +1,143 @@
+"""What to do next after a disclosure: the conversation remembers what was disclosed
+(``danger_kind``, the open check-in or the ``escalation`` slot), who is writing (``audience``) and
+whether they said they are safe (``safe_now``). "What do I do now?", "should I tell my parents?",
+"I already paid", "can you delete it" then get the answer to that question and the next steps for
+that harm, in that audience's words (``bot.next_steps``), then either "are you safe right now?"
+(when it matters) or the offer of a counselor; never the topic menu.
+
+Replies carry ``answer`` metadata ("next_steps/<kind>/<audience>") that stays in the tracker, for
+the follow-up measurement (``bot.evaluation.followups``); never message text.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import audience_of, library, reply_language, topic_buttons
+from bot.next_steps import NextSteps, harm_kind, questions_in, step_audience
+from bot.settings import get_settings
+
+__all__ = ["ActionNextSteps", "disclosed_kind", "next_steps", "say_next_steps"]
+
+logger = logging.getLogger(__name__)
+
+
+def next_steps() -> NextSteps:
+    return NextSteps.load(get_settings().data_dir)
+
+
+def disclosed_kind(tracker: Tracker, include_check_in: bool = True) -> Optional[str]:
+    """The harm this conversation disclosed (``bot.next_steps.HARM_KINDS``), or None when nothing
+    was: the disclosures answered (``escalation`` slot values) and a check-in still open. Self-harm
+    wins; otherwise the first specific harm ("he says he'll post it tonight" after blackmail is still
+    blackmail, though the net reads it as a threat)."""
+    found: List[str] = []
+    for event in tracker.events:
+        value = event.get("value") if event.get("event") == "slot" and event.get("name") == "escalation" else None
+        if isinstance(value, dict) and value.get("reason") == "disclosure":
+            found.append(harm_kind(str(value.get("kind") or "")))
+    check = tracker.get_slot("danger_check")  # an open check-in (actions.check_in)
+    if include_check_in and isinstance(check, dict):
+        found.append(harm_kind(str(check.get("kind") or tracker.get_slot("danger_kind") or "")))
+    escalation = tracker.get_slot("escalation")
+    if not found and isinstance(escalation, dict) and escalation.get("kind"):
+        found.append(harm_kind(str(escalation["kind"])))  # a counselor asked for after a disclosure
+    if not found:
+        return None
+    if "self_harm" in found:
+        return "self_harm"
+    return next((kind for kind in found if kind != "general"), "general")
+
+
+def say_next_steps(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    kind: str,
+    prefix: Optional[str] = None,
+    may_ask_safe: bool = True,
+) -> List[EventType]:
+    """The answer to what the message asked, the kind's steps, then "are you safe right now?" (when
+    it matters and ``may_ask_safe``) or the counselor offer."""
+    lang, audience = reply_language(tracker), audience_of(tracker)
+    content = next_steps()
+    questions = questions_in(tracker.latest_message.get("text") or "")
+    parts = [prefix] if prefix else []
+    parts += [content.answer(q, audience, lang) for q in questions]
+    parts.append(content.steps(kind, audience, lang))
+    dispatcher.utter_message(text="\n\n".join(parts), answer=f"next_steps/{kind}/{step_audience(audience)}")
+    counselor = {"title": content.button("counselor", lang), "payload": "/request_human"}
+    ask_safe = (
+        may_ask_safe
+        and (content.ask_safe(kind) or {"deadline", "scared"} & set(questions))
+        and tracker.get_slot("safe_now") != "yes"
+    )
+    if ask_safe:
+        dispatcher.utter_message(
+            text=content.text("ask_safe", lang, audience),
+            buttons=[
+                {"title": content.button("safe", lang), "payload": "/say_safe"},
+                {"title": content.button("not_safe", lang), "payload": "/say_not_safe"},
+                counselor,
+            ],
+        )
+    else:
+        dispatcher.utter_message(
+            text=content.text("offer", lang),
+            buttons=[counselor, {"title": content.button("not_now", lang), "payload": "/deny"}],
+        )
+    logger.info("followup.next_steps kind=%s questions=%s asked_safe=%s", kind, ",".join(questions), bool(ask_safe))
+    return [SlotSet("asked_safe", bool(ask_safe))]
+
+
+class ActionNextSteps(Action):
+    """ "What do I do now?" and the questions that follow a disclosure."""
+
+    def name(self) -> str:
+        return "action_next_steps"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        text = tracker.latest_message.get("text") or ""
+        if intent == "delete_my_data" and _about_this_chat(text):
+            return [FollowupAction("utter_confirm_delete_my_data")]
+        kind = disclosed_kind(tracker)
+        if kind:
+            return say_next_steps(dispatcher, tracker, kind)
+        lang = reply_language(tracker)
+        topic = tracker.get_slot("topic")
+        if topic in library().topics:
+            # Nothing disclosed: "what should I do?" about the topic being discussed.
+            text = library().followup(topic, "already_happened", audience_of(tracker), lang)
+            dispatcher.utter_message(text=text, answer=f"followup/{topic}/already_happened")
+            return []
+        content = next_steps()
+        dispatcher.utter_message(
+            text=content.text("no_disclosure", lang),
+            buttons=[{"title": content.button("counselor", lang), "payload": "/request_human"}, *topic_buttons(lang)],
+            answer="next_steps/none",
+        )
+        return []
+
+
+def _about_this_chat(text: str) -> bool:
+    """ "delete my data / this chat" rather than "delete the picture"."""
+    lowered = text.lower()
+    return any(
+        w in lowered
+        for w in (
+            "my data",
+            "this chat",
+            "this conversation",
+            "my info",
+            "forget me",
+            "بياناتي",
+            "المحادثه",
+            "المحادثة",
+            "محادثتي",
+        )
+    )

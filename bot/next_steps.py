@@ -1,0 +1,201 @@
+"""What to do next after a disclosure, read from ``data/content/next_steps.yml``.
+
+The danger net names what was disclosed in its own words (``blackmail``, ``coercion``...); the
+follow-ups speak of the harm a person lives through: sextortion, grooming, abuse by someone,
+self-harm, or ``general`` when the kind is not known. ``questions_in`` reads which of the usual
+questions a message asks ("should I tell my parents", "I already paid", "can you delete it"), so the
+answer to it comes before the kind's steps. Only ids are ever kept, never the message.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+import yaml
+
+from bot.content import AUDIENCES, LANGUAGES
+from bot.helplines import HelplineDirectory, UnknownPlaceholder
+from bot.language import normalize_for_matching
+
+__all__ = ["HARM_KINDS", "QUESTIONS", "NextSteps", "asks_what_to_do", "harm_kind", "questions_in", "step_audience"]
+
+# The danger net's kinds (bot.safety.DANGER_KINDS) as the harm the next steps are written for.
+_FROM_DANGER = {
+    "blackmail": "sextortion",
+    "images": "sextortion",
+    "coercion": "grooming",
+    "meeting": "grooming",
+    "abuse": "abuse",
+    "threat": "abuse",
+    "self_harm": "self_harm",
+}
+HARM_KINDS = ("sextortion", "grooming", "abuse", "self_harm", "general")
+
+# The usual questions after a disclosure, in the order their answers are given, with the words
+# that ask them (regexes over bot.language.normalize_for_matching: Arabic letters unified, ة → ه).
+QUESTIONS: Tuple[Tuple[str, str], ...] = (
+    (
+        "paid",
+        r"\b(i (already )?paid|already paid|i sent (him|her|them) (the )?(money|cash)|i gave (him|her|them) (the )?money)\b"
+        r"|\b[وف]?(دفعت|حولت له|حولت لها|حولتله|ارسلت له فلوس|عطيته فلوس|اعطيته فلوس)",
+    ),
+    (
+        "deadline",
+        r"\b(tonight|tomorrow|deadline|countdown|\d+ (hours?|hrs?|minutes?|mins?))\b"
+        r"|\b[وف]?(الليله|بكره|بكرا|باجر|مهله|خلال ساعه|ساعات|الحين بينشر|اليوم بينشر)",
+    ),
+    (
+        "remove",
+        r"\b(delete|deleted|remove|removed|take (it|them|the \w+) down|taken down|get rid of|unpost)\b"
+        r"|\b[وف]?(تحذف|يحذف|احذف|حذف|تنحذف|تمسح|امسح|تشيل|اشيل|انزل الصوره|تنزل الصوره|ازاله)",
+    ),
+    (
+        "trouble",
+        r"\b(trouble|my fault|jail|prison|arrest\w*|punish\w*|blame)\b"
+        r"|\b[وف]?(مشكله|ذنبي|غلطان|غلطانه|غلطتي|اتعاقب|يعاقبوني|سجن|يسجن|بيسجنوني|تمسكني|يمسكوني|عقاب)",
+    ),
+    (
+        "tell_adult",
+        r"\b(tell (my|a|an|someone|somebody|anyone)|who (should|do|can) i tell|my (parents|mum|mom|dad|mother|father) (find|know|will)|parents be (mad|angry))\b"
+        r"|\b[وف]?(اقول ل|اعلم|اخبر|اهلي|امي|ابوي|والدي|والدتي|يدرون|دروا|معلمتي|معلمي)",
+    ),
+    (
+        "scared",
+        r"\b(scared|afraid|frightened|terrified|panick?\w*|anxious|worried|freaking out)\b"
+        r"|\b[وف]?(خايف|خايفه|خائف|خائفه|مرعوب|مرعوبه|اخاف|قلقان|قلقانه|خوفي)",
+    ),
+)
+_QUESTION_PATTERNS = [(key, re.compile(pattern)) for key, pattern in QUESTIONS]
+# "What do I do now?" in any words: no answer of its own, the steps are the answer.
+_WHAT_NOW = re.compile(
+    r"\bwhat (do|should|can|shall|must) (i|we) do\b|\bwhat now\b|\bwhat (happens|should happen) (now|next)\b|\bnext steps?\b"
+    r"|\b[وف]?(وش|ايش|شو|ماذا|ماذا يجب ان|وش المفروض|ايش المفروض|شنو) ?(اسوي|نسوي|اعمل|نعمل|افعل|نفعل|اسويه|الحل)\b"
+    r"|\bكيف (اتصرف|نتصرف)\b|\bالخطوه (الجايه|التاليه)\b"
+)
+
+
+def harm_kind(danger_kind: Optional[str]) -> str:
+    """The harm the next steps are written for, from the danger net's kind."""
+    return _FROM_DANGER.get(danger_kind or "", "general")
+
+
+def questions_in(text: str) -> List[str]:
+    """Which of the usual questions the message asks, in answering order (at most two)."""
+    normalized = normalize_for_matching(text)
+    return [key for key, pattern in _QUESTION_PATTERNS if pattern.search(normalized)][:2]
+
+
+def asks_what_to_do(text: str) -> bool:
+    """Whether the message asks what to do now, in whatever words ("what should I do", "وش أسوي")."""
+    return bool(_WHAT_NOW.search(normalize_for_matching(text)) or questions_in(text))
+
+
+def step_audience(audience: Optional[str]) -> str:
+    """child | teen | adult: whose words the steps are written in (a teen's when nobody said)."""
+    if audience in ("parent", "educator"):
+        return "adult"
+    return audience if audience in ("child", "teen") else "teen"
+
+
+@dataclass(frozen=True)
+class HarmSteps:
+    kind: str
+    ask_safe: bool
+    steps: Mapping[str, Mapping[str, str]]
+    sources: List[str]
+
+
+class NextSteps:
+    """The next-steps content, rendered in a language for an audience."""
+
+    def __init__(self, raw: Dict[str, Any], helplines: HelplineDirectory):
+        self.kinds = {
+            key: HarmSteps(key, bool(entry.get("ask_safe")), entry.get("steps") or {}, list(entry.get("sources") or []))
+            for key, entry in (raw.get("kinds") or {}).items()
+        }
+        self.raw = raw
+        self.helplines = helplines
+
+    @classmethod
+    def load(cls, data_dir: Path) -> NextSteps:
+        return _load(str(data_dir))
+
+    def steps(self, kind: str, audience: Optional[str], lang: str) -> str:
+        entry = self.kinds.get(kind) or self.kinds["general"]
+        who = step_audience(audience)
+        texts = entry.steps.get(who) or entry.steps.get("young" if who != "adult" else "adult") or {}
+        return self._render(texts[lang], lang)
+
+    def answer(self, question: str, audience: Optional[str], lang: str) -> str:
+        variants = self.raw["answers"][question]
+        group = "adult" if step_audience(audience) == "adult" else "young"
+        return self._render((variants.get(group) or variants["all"])[lang], lang)
+
+    def text(self, key: str, lang: str, audience: Optional[str] = None) -> str:
+        """A fixed text (``offer``, ``safe_yes``...), or per young/adult (``ask_safe``), or a button."""
+        entry = self.raw[key]
+        if lang not in entry:
+            entry = entry["adult" if step_audience(audience) == "adult" else "young"]
+        return self._render(entry[lang], lang)
+
+    def button(self, key: str, lang: str) -> str:
+        return str(self.raw["buttons"][key][lang])
+
+    def ask_safe(self, kind: str) -> bool:
+        entry = self.kinds.get(kind)
+        return bool(entry and entry.ask_safe)
+
+    def _render(self, text: str, lang: str) -> str:
+        return self.helplines.render(str(text).strip(), lang)
+
+    def problems(self) -> List[str]:
+        """Missing kinds, audiences, languages, sources or answers; unknown placeholders."""
+        found: List[str] = []
+        for kind in HARM_KINDS:
+            entry = self.kinds.get(kind)
+            if entry is None:
+                found.append(f"next_steps {kind}: missing")
+                continue
+            if not entry.sources:
+                found.append(f"next_steps {kind}: no sources")
+            for audience in AUDIENCES:
+                for lang in LANGUAGES:
+                    found += self._check(f"next_steps.{kind}.{step_audience(audience)}.{lang}", kind, audience, lang)
+        for question, _ in QUESTIONS:
+            for audience in ("teen", "parent"):
+                for lang in LANGUAGES:
+                    try:
+                        if not self.answer(question, audience, lang):
+                            found.append(f"next_steps answer {question}.{lang}: empty")
+                    except (KeyError, TypeError):
+                        found.append(f"next_steps answer {question} for {audience}.{lang}: missing")
+                    except UnknownPlaceholder as e:
+                        found.append(f"next_steps answer {question}.{lang}: unknown placeholder {e}")
+        for key in ("offer", "safe_yes", "safe_no", "not_understood", "no_disclosure", "ask_safe"):
+            for lang in LANGUAGES:
+                try:
+                    self.text(key, lang, "teen")
+                    self.text(key, lang, "parent")
+                except (KeyError, TypeError):
+                    found.append(f"next_steps {key}.{lang}: missing")
+        return found
+
+    def _check(self, where: str, kind: str, audience: str, lang: str) -> List[str]:
+        try:
+            return [] if self.steps(kind, audience, lang) else [f"{where}: empty"]
+        except (KeyError, TypeError):
+            return [f"{where}: missing"]
+        except UnknownPlaceholder as e:
+            return [f"{where}: unknown placeholder {e}"]
+
+
+@lru_cache(maxsize=4)
+def _load(data_dir: str) -> NextSteps:
+    root = Path(data_dir)
+    with open(root / "content" / "next_steps.yml", encoding="utf-8") as f:
+        raw = yaml.safe_load(f) or {}
+    return NextSteps(raw, HelplineDirectory.from_file(root / "helplines.yml"))
