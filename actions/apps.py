@@ -80,7 +80,8 @@ def say_app_report(
 
 
 class ActionAppGuide(Action):
-    """Answers ``ask_app`` from the guide of the app the message (or the conversation) names."""
+    """An app question from the guide of the app the message (or the conversation) names (for an
+    ``ask_app`` intent: see data/nlu_candidates/README.md)."""
 
     def name(self) -> str:
         return "action_app_guide"

@@ -101,13 +101,13 @@ class ActionSafetyAnswer(Action):
         asked = bool(tracker.get_slot("asked_safe"))
         lang = reply_language(tracker)
         content = next_steps()
-        if intent == "say_not_safe" or (intent == "deny" and asked):
+        if intent == "deny" and asked:  # "I'm not safe" (button or typed no)
             logger.warning("followup.not_safe_now kind=%s", disclosed_kind(tracker) or "none")
             dispatcher.utter_message(text=content.text("safe_no", lang), answer="safety/not_safe")
             # Straight on to a person, in this turn (a follow-up action would leave the rules lost).
             events: List[EventType] = [SlotSet("safe_now", "no"), SlotSet("asked_safe", False)]
             return events + await ActionRequestHuman().run(dispatcher, tracker, domain)
-        if intent == "say_safe" or (intent == "affirm" and asked):
+        if intent == "affirm" and asked:  # "I'm safe now"
             dispatcher.utter_message(
                 text=content.text("safe_yes", lang),
                 buttons=[{"title": content.button("counselor", lang), "payload": "/request_human"}],

@@ -80,8 +80,8 @@ def say_next_steps(
         dispatcher.utter_message(
             text=content.text("ask_safe", lang, audience),
             buttons=[
-                {"title": content.button("safe", lang), "payload": "/say_safe"},
-                {"title": content.button("not_safe", lang), "payload": "/say_not_safe"},
+                {"title": content.button("safe", lang), "payload": "/affirm"},
+                {"title": content.button("not_safe", lang), "payload": "/deny"},
                 counselor,
             ],
         )

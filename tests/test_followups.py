@@ -107,8 +107,8 @@ def test_are_you_safe_right_now_and_not_safe_calls_a_counselor(bot: Bot, lang: s
     bot.say(sender, DISCLOSURES["abuse"][lang])
     replies = bot.say(sender, {"en": "what do i do now", "ar": "وش اسوي الحين"}[lang])
     assert STEPS.text("ask_safe", lang, "child") in texts(replies)
-    assert {"/say_safe", "/say_not_safe", "/request_human"} <= set(payloads(replies))
-    replies = bot.say(sender, "/say_not_safe")
+    assert {"/affirm", "/deny", "/request_human"} <= set(payloads(replies))
+    replies = bot.say(sender, "/deny")  # the "not safe" button
     said = texts(replies)
     assert STEPS.text("safe_no", lang) in said and "911" in said
     # Straight on to a person: the counselor request is answered in the same turn.
@@ -120,7 +120,7 @@ def test_safe_now_is_remembered_and_not_asked_again(bot: Bot, lang: str) -> None
     sender = start(bot, lang, "teen")
     bot.say(sender, DISCLOSURES["abuse"][lang])
     bot.say(sender, {"en": "what do i do now", "ar": "وش اسوي الحين"}[lang])
-    assert STEPS.text("safe_yes", lang) in texts(bot.say(sender, "/say_safe"))
+    assert STEPS.text("safe_yes", lang) in texts(bot.say(sender, "/affirm"))  # the "safe" button
     said = texts(bot.say(sender, {"en": "should i tell my parents?", "ar": "هل أقول لأهلي؟"}[lang]))
     assert STEPS.text("ask_safe", lang, "teen") not in said
     assert STEPS.text("offer", lang) in said

@@ -108,7 +108,7 @@ async def test_abuse_asks_whether_they_are_safe_and_no_calls_a_person() -> None:
     )
     messages, events = await run(ActionNextSteps(), t)
     assert messages[1]["text"] == STEPS.text("ask_safe", "en", "child")
-    assert [b["payload"] for b in messages[1]["buttons"]] == ["/say_safe", "/say_not_safe", "/request_human"]
+    assert [b["payload"] for b in messages[1]["buttons"]] == ["/affirm", "/deny", "/request_human"]
     assert SlotSet("asked_safe", True) in events
     typed_no = tracker("deny", "no", {"asked_safe": True, "language": "en", "escalation": BLACKMAIL})
     messages, events = await run(ActionSafetyAnswer(), typed_no)
