@@ -1,17 +1,60 @@
 """Telegram's Bot API and Twilio's Messages API faked at their HTTP boundary, for the campaign
 worker's tests: a real HTTP server on localhost (so a worker in another process reaches it too)
 that records every request with its arrival time and answers as the platform would, including
-429 with ``retry_after``, 403 for a user who blocked the bot, and Twilio's error codes."""
+429 with ``retry_after``, 403 for a user who blocked the bot, and Twilio's error codes.
+
+``telegram_users`` leaves Telegram users as the connector does: a hashed sender id, and the chat id
+encrypted in the connector's own address book, which is where the worker finds it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 from urllib.parse import parse_qs
+
+from cryptography.fernet import MultiFernet
+
+# The tests' own SENDER_ID_KEY: the worker never needs it (it reads the address book, not the id).
+SENDER_ID_KEY = f"campaign-tests-{uuid.uuid4().hex}".encode()
+
+
+def telegram_users(redis_url: str, cipher: Optional[MultiFernet], chats: Iterable[int]) -> List[str]:
+    """The sender ids of Telegram users who wrote to the bot from ``chats``, left as the connector
+    leaves them (``TelegramRuntime.sender_for`` and ``remember``): ``tg-<keyed hash of the chat id>``,
+    and the chat id encrypted with ``cipher`` in ``channels.identity.AddressBook`` on ``redis_url``."""
+    import redis
+    import redis.asyncio
+
+    from channels.identity import AddressBook, SenderIdentity
+    from channels.state import KeyValue
+
+    assert cipher is not None, "no ADDRESS_ENCRYPTION_KEY: the worker would find no address either"
+    chats = list(chats)
+    identity = SenderIdentity(SENDER_ID_KEY, "tg")
+    senders = [identity.sender_id(str(chat)) for chat in chats]
+
+    async def remember() -> None:
+        # Without the channels' 2-second timeout: on a loaded machine a write that timed out would
+        # be kept in memory only (``KeyValue``), and the worker would find no address.
+        state = KeyValue(redis.asyncio.Redis.from_url(redis_url))
+        book = AddressBook(state, cipher)
+        for sender, chat in zip(senders, chats, strict=False):
+            await book.remember(sender, str(chat))
+        await state.close()
+
+    # In a thread of its own, so that async tests (a loop already running) can call it too.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, remember()).result(timeout=60)
+    with redis.Redis.from_url(redis_url) as client:
+        assert client.exists(*(f"amaan:addr:{s}" for s in senders)) == len(senders), "addresses not in Redis"
+    return senders
 
 
 @dataclass

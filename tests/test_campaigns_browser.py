@@ -13,13 +13,15 @@ from typing import Any, Iterator, Tuple
 
 import pytest
 from aiohttp import web
+from cryptography.fernet import Fernet
 
+from bot.campaigns.addresses import address_cipher
 from bot.campaigns.store import CampaignStore
 from bot.console.app import create_app
 from bot.console.config import Console
 from bot.console.security import CONSOLE
 from bot.settings import get_settings
-from tests.campaign_fakes import FakePlatforms
+from tests.campaign_fakes import FakePlatforms, telegram_users
 from tests.conftest import free_port
 from tests.console_kit import PASSWORD, Clock, config_for
 
@@ -38,6 +40,7 @@ def console(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tuple[s
         "TELEGRAM_API_BASE_URL": fake.url,
         "CAMPAIGN_QUIET_HOURS": "",
         "CAMPAIGN_TELEGRAM_RATE": "200",
+        "ADDRESS_ENCRYPTION_KEY": Fernet.generate_key().decode(),  # never the development key in .run/
     }.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
@@ -85,8 +88,10 @@ def test_a_supervisor_launches_a_poll_and_a_counselor_is_refused(
     app_console.accounts.add("mona", "counselor", PASSWORD)
     store = CampaignStore.from_url(app_console.config.database_url)
     chats = [uuid.uuid4().int % 10**12 for _ in range(3)]
-    for n, chat in enumerate(chats):
-        store.subscribe(f"tg-{chat}", "telegram", "ar" if n < 2 else "en", "teen", "Asia/Riyadh", timedelta(days=7))
+    # As the Telegram connector leaves them: hashed sender ids, the chat ids in its encrypted address book.
+    senders = telegram_users(REDIS_URL, address_cipher(get_settings()), chats)
+    for n, sender in enumerate(senders):
+        store.subscribe(sender, "telegram", "ar" if n < 2 else "en", "teen", "Asia/Riyadh", timedelta(days=7))
 
     mona = sign_in(browser, url, "mona")
     assert mona.locator("#nav-campaigns").count() == 0
@@ -106,7 +111,7 @@ def test_a_supervisor_launches_a_poll_and_a_counselor_is_refused(
 
     # The worker's jobs, run here; two Arabic-speaking teens answer.
     worker.fan_out(broadcast_id)
-    worker.send_batch(broadcast_id, [f"tg-{c}" for c in chats])
+    worker.send_batch(broadcast_id, senders)
     assert sorted(int(r.to) for r in fake.sent()) == sorted(chats[:2])
     for choice in ("yes", "no"):
         store.vote("poll-talked-about-safety", choice)

@@ -10,13 +10,15 @@ from typing import AsyncIterator, Iterator
 
 import pytest
 from aiohttp.test_utils import TestServer
+from cryptography.fernet import Fernet
 
+from bot.campaigns.addresses import address_cipher
 from bot.campaigns.store import CampaignStore
 from bot.console.app import create_app
 from bot.console.security import CONSOLE
 from bot.settings import get_settings
 from tests import console_kit
-from tests.campaign_fakes import FakePlatforms
+from tests.campaign_fakes import FakePlatforms, telegram_users
 from tests.console_kit import Clock, DeliveryStandIn, Kit, config_for, settle
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
@@ -42,6 +44,7 @@ async def kit(
         "TELEGRAM_API_BASE_URL": fake.url,
         "CAMPAIGN_QUIET_HOURS": "",
         "CAMPAIGN_TELEGRAM_RATE": "200",
+        "ADDRESS_ENCRYPTION_KEY": Fernet.generate_key().decode(),  # never the development key in .run/
     }.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
@@ -79,8 +82,10 @@ async def test_a_supervisor_launches_a_poll_and_watches_progress_and_results(kit
 
     store = CampaignStore.from_url(kit.console.config.database_url)
     chats = [uuid.uuid4().int % 10**12 for _ in range(3)]
-    for n, chat in enumerate(chats):
-        store.subscribe(f"tg-{chat}", "telegram", "ar" if n < 2 else "en", "teen", "Asia/Riyadh", timedelta(days=7))
+    # As the Telegram connector leaves them: hashed sender ids, the chat ids in its encrypted address book.
+    senders = telegram_users(REDIS_URL, address_cipher(get_settings()), chats)
+    for n, sender in enumerate(senders):
+        store.subscribe(sender, "telegram", "ar" if n < 2 else "en", "teen", "Asia/Riyadh", timedelta(days=7))
     boss = await kit.signed_in("boss", "supervisor")
     page = await boss.get("/console/campaigns")
     assert page.status == 200
@@ -95,7 +100,7 @@ async def test_a_supervisor_launches_a_poll_and_watches_progress_and_results(kit
     assert broadcast["item"] == "poll-talked-about-safety" and broadcast["segment"]["language"] == "ar"
 
     worker.fan_out(broadcast["id"])  # what the worker does with the job, here in the test's process
-    worker.send_batch(broadcast["id"], [f"tg-{c}" for c in chats[:2]])
+    worker.send_batch(broadcast["id"], senders[:2])
     assert sorted(int(r.to) for r in fake.sent()) == sorted(chats[:2])  # the Arabic segment only
     for choice in ("yes", "yes", "no"):
         store.vote("poll-talked-about-safety", choice)

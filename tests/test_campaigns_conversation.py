@@ -4,6 +4,7 @@ STOP in the middle of a report, a quiz on REST and in the web widget, a poll ans
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any, Dict, List
@@ -11,9 +12,14 @@ from typing import Any, Dict, List
 import pytest
 import redis
 
+from bot.campaigns.addresses import WhatsAppAddresses, address_cipher
 from bot.campaigns.content import CampaignLibrary
-from bot.campaigns.store import CampaignStore
+from bot.campaigns.delivery import Deliverer, Rates
+from bot.campaigns.quiet import QuietHours
+from bot.campaigns.senders import TelegramSender
+from bot.campaigns.store import CampaignStore, Segment
 from bot.settings import PROJECT_ROOT, get_settings
+from tests.campaign_fakes import FakePlatforms
 from tests.conftest import Bot, new_sender
 from tests.test_telegram import Telegram, telegram  # noqa: F401 - the fixture
 from tests.test_web_channel import widget
@@ -147,10 +153,48 @@ async def test_telegram_subscribe_and_stop_in_arabic(telegram: Telegram, bot: Bo
     user = telegram.user("ar")
     store = store_of(bot)
     assert texts(await user.say("أرسل لي نصيحة كل أسبوع")).endswith(reply("subscribed", "ar"))
-    sender = f"tg-{user.chat_id}"
+    sender = user.sender_id  # tg-<keyed hash of the chat id>, as the connector names the chat
+    assert sender != f"tg-{user.chat_id}" and str(user.chat_id) not in sender
     assert store.get(sender).channel == "telegram"  # type: ignore[union-attr]
     assert texts(await user.say("إيقاف")) == reply("stopped", "ar")
     assert store.get(sender).state == "stopped"  # type: ignore[union-attr]
+
+
+async def test_telegram_subscriber_gets_a_broadcast_at_the_chat_the_connector_kept(
+    telegram: Telegram,  # noqa: F811
+    bot: Bot,
+) -> None:
+    """Both ends of the address book: the connector keeps the chat id (encrypted) when the user
+    writes; the worker, with the same ADDRESS_ENCRYPTION_KEY, finds it from the hashed sender id."""
+    user = telegram.user("en")
+    store = store_of(bot)
+    assert texts(await user.say("send me a tip every week")).endswith(reply("subscribed", "en"))
+    fake = FakePlatforms().start()
+    settings = get_settings()
+    client = redis.Redis.from_url(settings.redis_url or "")
+    sender = TelegramSender("123456:conversation-test", fake.url)
+    deliverer = Deliverer(
+        store,
+        LIB,
+        client,
+        QuietHours.parse("", settings.campaign_timezone),
+        Rates(telegram=200),
+        sender,
+        None,
+        WhatsAppAddresses(client, address_cipher(settings)),
+    )
+    try:
+        bid = store.create_broadcast("msg-back-to-school", Segment("telegram", "en"))
+        store.add_deliveries(bid, [user.sender_id])
+        broadcast, item = store.broadcast(bid), LIB.item("msg-back-to-school")
+        assert broadcast is not None and item is not None
+        state, _ = await asyncio.to_thread(deliverer.deliver, broadcast, item, user.sender_id)
+        assert state == "sent"
+        assert [r.body["text"] for r in fake.to(str(user.chat_id))] == [item.text["en"]]
+    finally:
+        sender.close()
+        client.close()
+        fake.stop()
 
 
 async def test_telegram_poll_answer_counts_only(telegram: Telegram, bot: Bot) -> None:  # noqa: F811
@@ -158,11 +202,11 @@ async def test_telegram_poll_answer_counts_only(telegram: Telegram, bot: Bot) ->
     await user.say("hello")
     poll = LIB.polls["poll-talked-about-safety"]
     r = redis.Redis.from_url(get_settings().redis_url or "")
-    r.set(f"amaan:camp:poll:tg-{user.chat_id}", json.dumps({"id": poll.id, "choices": ["yes", "no", "unsure"]}))
+    r.set(f"amaan:camp:poll:{user.sender_id}", json.dumps({"id": poll.id, "choices": ["yes", "no", "unsure"]}))
     before = store_of(bot).poll_counts(poll.id).get("no", 0)
     assert texts(await user.say("2")) == LIB.reply("poll_thanks", "en")
     assert store_of(bot).poll_counts(poll.id)["no"] == before + 1
-    assert r.get(f"amaan:camp:poll:tg-{user.chat_id}") is None  # one answer per poll message
+    assert r.get(f"amaan:camp:poll:{user.sender_id}") is None  # one answer per poll message
 
 
 async def test_whatsapp_subscribe_stop_and_counselor_replies_still_go(whatsapp: WhatsApp, bot: Bot) -> None:  # noqa: F811

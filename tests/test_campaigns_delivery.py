@@ -8,20 +8,22 @@ import asyncio
 import threading
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 import redis
 from cryptography.fernet import Fernet, MultiFernet
+from sqlalchemy import select
 
 from bot.campaigns.addresses import WhatsAppAddresses
 from bot.campaigns.content import CampaignLibrary, Item
 from bot.campaigns.delivery import POLL_KEY, Deliverer, Rates
+from bot.campaigns.models import Delivery
 from bot.campaigns.quiet import QuietHours
 from bot.campaigns.senders import TelegramSender, TwilioSender
 from bot.campaigns.store import BroadcastInfo, CampaignStore, Segment
 from bot.settings import PROJECT_ROOT
-from tests.campaign_fakes import FakePlatforms
+from tests.campaign_fakes import FakePlatforms, telegram_users
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
 WEEK = timedelta(days=7)
@@ -45,12 +47,21 @@ def store(database_url: str) -> Iterator[CampaignStore]:
 
 
 class Setup:
-    def __init__(self, store: CampaignStore, fake: FakePlatforms, rates: Rates, quiet: str = "", now: Any = None):
+    def __init__(
+        self,
+        store: CampaignStore,
+        fake: FakePlatforms,
+        rates: Rates,
+        quiet: str = "",
+        now: Any = None,
+        cipher: Optional[MultiFernet] = None,
+    ):
         self.store = store
         self.fake = fake
         self.redis = redis.Redis.from_url(REDIS_URL)
-        self.key = Fernet.generate_key()
-        self.cipher = MultiFernet([Fernet(self.key)])
+        # Each test has its ADDRESS_ENCRYPTION_KEY (workers of one deployment share theirs).
+        self.cipher = cipher or MultiFernet([Fernet(Fernet.generate_key())])
+        self.chats: Dict[str, str] = {}  # sender id -> chat id, for reading the fake
         self.telegram = TelegramSender("123:tok", fake.url)
         # Each test paces on a sender of its own, so that tests never share a pace key.
         self.twilio = TwilioSender("AC" + "1" * 32, "token", f"{FROM}{uuid.uuid4().int % 1000}", None, fake.url)
@@ -66,10 +77,22 @@ class Setup:
             clock=(lambda: now) if now else (lambda: datetime.now(timezone.utc)),
         )
 
-    def telegram_subscriber(self, language: str = "en", audience: Optional[str] = "parent") -> str:
-        sender = f"tg-{uuid.uuid4().int % 10**12}"
+    def telegram_subscriber(
+        self, language: str = "en", audience: Optional[str] = "parent", address: bool = True
+    ) -> str:
+        """A Telegram user as the connector leaves them: a hashed sender id, the chat id in the
+        connector's encrypted ``AddressBook`` (unless ``address`` is False: e.g. it expired)."""
+        chat = uuid.uuid4().int % 10**12
+        if address:
+            [sender] = telegram_users(REDIS_URL, self.cipher, [chat])
+        else:
+            sender = "tg-" + uuid.uuid4().hex
+        self.chats[sender] = str(chat)
         self.store.subscribe(sender, "telegram", language, audience, "Asia/Riyadh", WEEK)
         return sender
+
+    def chat(self, sender: str) -> str:
+        return self.chats[sender]
 
     def whatsapp_subscriber(self, in_window: bool) -> str:
         """A WhatsApp user as the connector leaves them: the number encrypted by the connector's own
@@ -118,10 +141,6 @@ def setup(store: CampaignStore, fake: FakePlatforms) -> Iterator[Setup]:
     s.close()
 
 
-def chat(sender: str) -> str:
-    return sender[3:]
-
-
 def test_a_broadcast_reaches_exactly_the_segment_once(setup: Setup) -> None:
     members = [setup.telegram_subscriber("en", "parent") for _ in range(5)]
     others = [setup.telegram_subscriber("ar", "parent"), setup.telegram_subscriber("en", "teen")]
@@ -129,9 +148,9 @@ def test_a_broadcast_reaches_exactly_the_segment_once(setup: Setup) -> None:
     setup.store.stop(stopped)
     bid = setup.send("msg-back-to-school", Segment("telegram", "en", "parent"), repeat=3)
     for sender in members:
-        received = setup.fake.to(chat(sender))
+        received = setup.fake.to(setup.chat(sender))
         assert [r.body["text"] for r in received] == [LIB.item("msg-back-to-school").text["en"]]  # type: ignore[union-attr]
-    assert not [r for s in [*others, stopped] for r in setup.fake.to(chat(s))]
+    assert not [r for s in [*others, stopped] for r in setup.fake.to(setup.chat(s))]
     progress = setup.store.progress(bid)
     assert (progress["sent"], progress["total"]) == (5, 5)
 
@@ -140,7 +159,8 @@ def test_telegram_pace_is_shared_and_even(store: CampaignStore, fake: FakePlatfo
     """Two deliverers (two workers) at 20 messages/s overall: the fake never sees more than the
     rate allows in any half second (the slots are 50 ms apart; a slow database commit may make one
     message late, never two early)."""
-    first, second = Setup(store, fake, Rates(telegram=20)), Setup(store, fake, Rates(telegram=20))
+    first = Setup(store, fake, Rates(telegram=20))
+    second = Setup(store, fake, Rates(telegram=20), cipher=first.cipher)
     recipients = [first.telegram_subscriber() for _ in range(12)]
     bid = store.create_broadcast("msg-safer-internet-day", Segment())
     store.add_deliveries(bid, recipients)
@@ -159,7 +179,7 @@ def test_telegram_pace_is_shared_and_even(store: CampaignStore, fake: FakePlatfo
         t.start()
     for t in threads:
         t.join()
-    times = sorted(r.at for s in recipients for r in fake.to(chat(s)))
+    times = sorted(r.at for s in recipients for r in fake.to(first.chat(s)))
     assert len(times) == 12
     busiest = max(len([t for t in times if start <= t < start + 0.5]) for start in times)
     assert busiest <= 11  # 20/s: 10 slots in half a second, plus one at its edge
@@ -173,7 +193,7 @@ def test_one_message_a_second_per_chat(store: CampaignStore, fake: FakePlatforms
     sender = s.telegram_subscriber()
     s.send("msg-back-to-school")
     s.send("msg-safer-internet-day")
-    times = [r.at for r in fake.to(chat(sender))]
+    times = [r.at for r in fake.to(s.chat(sender))]
     assert len(times) == 2 and times[1] - times[0] >= 0.95
     s.close()
 
@@ -183,7 +203,7 @@ def test_429_retry_after_is_waited_out(setup: Setup) -> None:
     setup.fake.limited, setup.fake.retry_after = 1, 1
     bid = setup.send("msg-back-to-school")
     refused = [r for r in setup.fake.sent() if r.platform == "telegram-429"]
-    delivered = setup.fake.to(chat(sender))
+    delivered = setup.fake.to(setup.chat(sender))
     assert len(refused) == 1 and len([r for r in delivered if r.platform == "telegram"]) == 1
     assert delivered[-1].at - refused[0].at >= 0.95
     assert setup.store.progress(bid)["sent"] == 1
@@ -191,13 +211,31 @@ def test_429_retry_after_is_waited_out(setup: Setup) -> None:
 
 def test_telegram_403_unsubscribes(setup: Setup) -> None:
     blocked, fine = setup.telegram_subscriber(), setup.telegram_subscriber()
-    setup.fake.blocked.add(int(chat(blocked)))
+    setup.fake.blocked.add(int(setup.chat(blocked)))
     bid = setup.send("msg-back-to-school")
     assert setup.store.get(blocked).state == "stopped"  # type: ignore[union-attr]
     assert setup.store.delivery_state(bid, blocked) == "opted_out"
     assert setup.store.delivery_state(bid, fine) == "sent"
     setup.send("msg-safer-internet-day")  # nothing more is tried for the blocked user
-    assert len(setup.fake.to(chat(fine))) == 2
+    assert len(setup.fake.to(setup.chat(fine))) == 2
+
+
+def test_a_telegram_subscriber_without_an_address_is_skipped(setup: Setup) -> None:
+    """The sender id says nothing of the chat: with no chat id in the address book (it expired, or
+    the user deleted their data) nothing goes out to them, and the row says why; others are reached."""
+    lost, known = setup.telegram_subscriber(address=False), setup.telegram_subscriber()
+    bid = setup.send("msg-back-to-school", repeat=2)
+    assert setup.fake.to(setup.chat(lost)) == []
+    assert [r.platform for r in setup.fake.sent()] == ["telegram"]  # the one with an address, once
+    assert setup.fake.sent()[0].to == setup.chat(known)
+    assert setup.store.delivery_state(bid, lost) == "skipped"
+    with setup.store.engine.connect() as conn:
+        reason = conn.execute(
+            select(Delivery.reason).where(Delivery.broadcast_id == bid, Delivery.sender_id == lost)
+        ).scalar_one()
+    assert reason == "no_address"
+    progress = setup.store.progress(bid)
+    assert (progress["skipped"], progress["sent"], progress["total"]) == (1, 1, 2)
 
 
 def test_whatsapp_window_template_or_skipped(setup: Setup) -> None:
@@ -241,17 +279,17 @@ def test_quiet_hours_hold_messages_until_morning(store: CampaignStore, fake: Fak
     broadcast, item = store.broadcast(bid), LIB.item("msg-back-to-school")
     state, wait = s.deliverer.deliver(broadcast, item, sender)  # type: ignore[arg-type]
     assert (state, wait) == ("held", 8 * 3600)  # until 07:00 Riyadh
-    assert fake.to(chat(sender)) == []
+    assert fake.to(s.chat(sender)) == []
     s.deliverer._clock = lambda: late + timedelta(hours=8)  # the job comes back in the morning
     assert s.deliverer.deliver(broadcast, item, sender)[0] == "sent"  # type: ignore[arg-type]
-    assert len(fake.to(chat(sender))) == 1
+    assert len(fake.to(s.chat(sender))) == 1
     s.close()
 
 
 def test_a_poll_goes_out_numbered_and_leaves_its_key(setup: Setup) -> None:
     sender = setup.telegram_subscriber("ar")
     setup.send("poll-talked-about-safety")
-    text = setup.fake.to(chat(sender))[0].body["text"]
+    text = setup.fake.to(setup.chat(sender))[0].body["text"]
     assert text.startswith(LIB.polls["poll-talked-about-safety"].question["ar"]) and "\n1. نعم\n2. لا\n" in text
     assert setup.redis.get(POLL_KEY.format(sender=sender)) is not None
     setup.redis.delete(POLL_KEY.format(sender=sender))

@@ -1,6 +1,6 @@
 """The campaign tables, beside the cases in the same database (``DATABASE_URL``, else SQLite).
 
-Nothing here says who a subscriber is: the pseudonymous sender id (``tg-<chat>``, ``wa-<keyed
+Nothing here says who a subscriber is: the pseudonymous sender id (``tg-<keyed hash>``, ``wa-<keyed
 hash>``), never a phone number, and never a message's text. Poll answers are counts only.
 """
 
