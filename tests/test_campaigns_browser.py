@@ -24,8 +24,9 @@ from bot.settings import get_settings
 from tests.campaign_fakes import FakePlatforms, telegram_users
 from tests.conftest import free_port
 from tests.console_kit import PASSWORD, Clock, config_for
+from tests.services import redis_url
 
-REDIS_URL = "redis://127.0.0.1:6379/11"
+REDIS_URL = redis_url(11)  # the tests' Redis (tests/services.py), database 11
 WAIT = 15_000
 
 

@@ -20,8 +20,9 @@ from bot.settings import get_settings
 from tests import console_kit
 from tests.campaign_fakes import FakePlatforms, telegram_users
 from tests.console_kit import Clock, DeliveryStandIn, Kit, config_for, settle
+from tests.services import redis_url
 
-REDIS_URL = "redis://127.0.0.1:6379/11"
+REDIS_URL = redis_url(11)  # the tests' Redis (tests/services.py), database 11
 delivery = console_kit.delivery
 
 

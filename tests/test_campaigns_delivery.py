@@ -24,8 +24,9 @@ from bot.campaigns.senders import TelegramSender, TwilioSender
 from bot.campaigns.store import BroadcastInfo, CampaignStore, Segment
 from bot.settings import PROJECT_ROOT
 from tests.campaign_fakes import FakePlatforms, telegram_users
+from tests.services import redis_url
 
-REDIS_URL = "redis://127.0.0.1:6379/11"
+REDIS_URL = redis_url(11)  # the tests' Redis (tests/services.py), database 11
 WEEK = timedelta(days=7)
 LIB = CampaignLibrary.load(PROJECT_ROOT / "data")
 FROM = "whatsapp:+14155238886"

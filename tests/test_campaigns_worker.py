@@ -28,8 +28,9 @@ from bot.campaigns.store import CampaignStore
 from bot.settings import PROJECT_ROOT, get_settings
 from tests.campaign_fakes import FakePlatforms, telegram_users
 from tests.conftest import wait_for
+from tests.services import redis_url
 
-REDIS_URL = "redis://127.0.0.1:6379/11"
+REDIS_URL = redis_url(11)  # the tests' Redis (tests/services.py), database 11
 
 
 @pytest.fixture(autouse=True)
