@@ -67,3 +67,11 @@ def test_each_blind_set_is_big_and_mixed_enough(language: str, blind) -> None:
         styles = Counter(i.style for i in ordinary)
         assert styles["msa"] >= 0.3 * len(ordinary)
         assert {"gulf", "egyptian", "levantine", "arabizi"} <= set(styles)
+
+
+def test_the_follow_up_held_out_set_is_the_frozen_one() -> None:
+    folder = EVAL_ROOT / "followups"
+    frozen = yaml.safe_load((folder / "FROZEN").read_text(encoding="utf-8"))
+    assert set(frozen["sha256"]) == {"followups_en.yml", "followups_ar.yml"}
+    for name, digest in frozen["sha256"].items():
+        assert file_digest(folder / name) == digest, f"{name} changed after it was frozen"
