@@ -22,7 +22,7 @@ from bot.cases import FORGET_ACTION, generate_key
 from bot.cases.conversations_sql import AppendOnlySQLTrackerStore
 from bot.run import is_postgresql
 from bot.settings import PROJECT_ROOT, Settings
-from tests.conftest import POSTGRES_URL
+from tests.services import postgres_url
 
 DOMAIN = Domain.load(str(PROJECT_ROOT / "domain.yml"))
 SECRET_ANSWER = "he waits behind the zq_marker_school gym"
@@ -34,11 +34,11 @@ SECRET_INTENT = "disclose_harm"
 def url() -> Iterator[str]:
     """A PostgreSQL schema of this test's own (dropped after)."""
     schema = f"amaan_conv_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, future=True)
+    admin = create_engine(postgres_url(), future=True)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+        yield f"{postgres_url()}?options=-csearch_path%3D{schema}"
     finally:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
