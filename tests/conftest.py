@@ -258,9 +258,25 @@ class RunningCluster:
         return list(self.cluster.of(role))
 
     def tracker(self, sender: str) -> Dict[str, Any]:
-        return requests.get(
-            f"{self.url}/conversations/{sender}/tracker", params={"token": API_TOKEN}, timeout=30
-        ).json()
+        """The conversation through the load balancer; a moment of 503 while a server is being
+        taken out of the rotation is waited out (up to a minute)."""
+        deadline = time.monotonic() + 60
+        while True:
+            reply = requests.get(f"{self.url}/conversations/{sender}/tracker", params={"token": API_TOKEN}, timeout=30)
+            if reply.status_code == 200 or time.monotonic() > deadline:
+                return reply.json()
+            time.sleep(1)
+
+
+def _restore(saved: Dict[str, Optional[str]], also: List[str]) -> None:
+    """Put back the environment variables of ``saved`` (and drop ``also`` when they were not set)."""
+    for name in {*saved, *also}:
+        value = saved.get(name)
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -285,6 +301,10 @@ def cluster(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log = open(LOG_DIR / "cluster.log", "w")  # noqa: SIM115 - closed below
     started = start_cluster(3, model_path, tmp_path_factory.mktemp("cluster"), output=log)
+    # The cluster's processes hold their own copy of this environment (and restart with it): put
+    # the test process's back at once, so that tests run after this session fixture started still
+    # find their own database, Redis and Rasa server, not the cluster's.
+    _restore(saved, ["REDIS_URL", "DATABASE_URL"])
     running = RunningCluster(started)
     try:
         if not wait_until_ready(started, timeout=600):
@@ -296,12 +316,7 @@ def cluster(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         running.thread.join(timeout=5)
         started.stop()
         log.close()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        get_settings.cache_clear()
+        _restore(saved, [])
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()

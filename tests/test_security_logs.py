@@ -242,7 +242,12 @@ def test_no_secret_or_user_text_in_any_log_line_of_the_three_processes(
     written = log_path.read_text(errors="replace")
     # It all happened (so that a clean log means something)...
     assert "cases.recorded" in written and "console.sign_in.failed" in written
-    assert "Encountered an exception while running action 'action_give_advice'" in written
+    # the failing action: Rasa's own line, or, with the no-action-server fallback (bot.action_fallback)
+    # answering the user instead, its line
+    assert (
+        "Encountered an exception while running action 'action_give_advice'" in written
+        or "actions.unreachable action=action_give_advice" in written
+    )
     # ...and no line of any process holds the marker, the bot token or the API token.
     for line in written.splitlines():
         for secret in (MARK, BOT_TOKEN, BOT_TOKEN.split(":")[1], API_TOKEN):

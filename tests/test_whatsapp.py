@@ -84,7 +84,7 @@ async def test_conversation_in_english_with_numbered_buttons(whatsapp: WhatsApp)
 
     await user.say("3")
     assert await slot(whatsapp.agent, user.sender_id, "audience") == "parent"
-    advice = await user.say("my son plays fortnite with strangers, is that safe?")
+    advice = await user.say("my son plays online games with strangers, is that safe?")
     assert advice[0].startswith(LIB.advice("gaming", "parent", "en"))
 
 

@@ -22,8 +22,11 @@ __all__ = ["observe_turn", "FALLBACK_ACTIONS"]
 logger = logging.getLogger(__name__)
 
 # The replies that say "I did not understand": the rule for a low-confidence intent, and the
-# policies' own fallback. A low-confidence answer that a form takes as its answer is not one.
+# policies' own fallback. A low-confidence answer that a form takes as its answer is not one, and
+# neither is action_not_sure when it answers with the next steps or an app's guide: only its
+# utter_not_sure reply (BotUttered metadata "utter_action") counts.
 FALLBACK_ACTIONS = frozenset({"utter_not_sure", "action_default_fallback"})
+FALLBACK_RESPONSES = frozenset({"utter_not_sure"})
 _REMEMBERED = 10000
 _counted: OrderedDict[str, None] = OrderedDict()
 
@@ -42,7 +45,7 @@ def observe_turn(tracker: Any, counts: Optional[Counts] = None) -> None:
 
 
 def _observe(tracker: Any, counts: Optional[Counts]) -> None:
-    from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
+    from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
 
     events = list(tracker.events)
     last = next((i for i in range(len(events) - 1, -1, -1) if isinstance(events[i], UserUttered)), None)
@@ -64,6 +67,9 @@ def _observe(tracker: Any, counts: Optional[Counts]) -> None:
     previous = next((i for i in range(last - 1, -1, -1) if isinstance(events[i], UserUttered)), -1)
     if any(isinstance(e, SessionStarted) for e in events[previous + 1 : last]) or previous == -1:
         counts.count("conversations_started", channel=channel, language=language, audience=_slot(tracker, "audience"))
-    if any(isinstance(e, ActionExecuted) and e.action_name in FALLBACK_ACTIONS for e in events[last + 1 :]):
+    after = events[last + 1 :]
+    if any(isinstance(e, ActionExecuted) and e.action_name in FALLBACK_ACTIONS for e in after) or any(
+        isinstance(e, BotUttered) and (e.metadata or {}).get("utter_action") in FALLBACK_RESPONSES for e in after
+    ):
         counts.count("fallbacks", channel=channel, language=language)
     counts.seen(f"{channel}:{tracker.sender_id}")

@@ -26,8 +26,10 @@ lock as the case tables. The URL comes from ``DATABASE_URL`` (never written to e
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
+from collections import OrderedDict
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 import sqlalchemy as sa
@@ -47,6 +49,7 @@ __all__ = ["AppendOnlySQLTrackerStore", "EVENTS"]
 
 logger = logging.getLogger(__name__)
 
+_RECENT_CONVERSATIONS = 2000
 _SWEEP_EVERY_SECONDS = 600
 _PG_LOCK_KEY = 0x414D41414F  # not the cases' key: the two migrate independently
 
@@ -90,6 +93,11 @@ class AppendOnlySQLTrackerStore(TrackerStore):
         self.retention_seconds = float(retention_days) * 86400
         self._schema_ready = False
         self._next_sweep = time.monotonic() + _SWEEP_EVERY_SECONDS
+        # The last state of recent conversations, used only while the database cannot be reached:
+        # a child mid-report keeps the conversation through an outage, and the events saved then
+        # are appended by the first save that reaches the database again (a save writes every event
+        # after the last stored one). In this process's memory only, as the in-memory store.
+        self._recent: OrderedDict[str, DialogueStateTracker] = OrderedDict()
         try:
             self._ensure_schema()
         except sa.exc.OperationalError:  # the database is not up yet: tried again on first use
@@ -104,7 +112,12 @@ class AppendOnlySQLTrackerStore(TrackerStore):
         if forgotten is not None:
             tracker = forgotten
         await self.stream_events(tracker)
-        await asyncio.to_thread(self._save, tracker, forgotten is not None)
+        self._remember(tracker)
+        try:
+            await asyncio.to_thread(self._save, tracker, forgotten is not None)
+        except sa.exc.OperationalError:
+            logger.warning("conversations.save_deferred reason=database_unavailable")
+            return
         if forgotten is not None:
             logger.info("conversation.forgotten reason=request")
             await forget_copies(tracker.sender_id)
@@ -113,8 +126,14 @@ class AppendOnlySQLTrackerStore(TrackerStore):
             await asyncio.to_thread(self.sweep)
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
-        """The latest session of the conversation (from its last ``session_started``)."""
-        return await asyncio.to_thread(self._retrieve, sender_id, False)
+        """The latest session of the conversation (from its last ``session_started``); while the
+        database is down, the last state this process saw."""
+        try:
+            return await asyncio.to_thread(self._retrieve, sender_id, False)
+        except sa.exc.OperationalError:
+            logger.warning("conversations.read_from_memory reason=database_unavailable")
+            recent = self._recent.get(sender_id)
+            return copy.deepcopy(recent) if recent is not None else None
 
     async def retrieve_full_tracker(self, conversation_id: str) -> Optional[DialogueStateTracker]:
         """Every session of the conversation."""
@@ -125,8 +144,15 @@ class AppendOnlySQLTrackerStore(TrackerStore):
 
     # --- ours ---------------------------------------------------------------------------------
 
+    def _remember(self, tracker: DialogueStateTracker) -> None:
+        self._recent[tracker.sender_id] = copy.deepcopy(tracker)
+        self._recent.move_to_end(tracker.sender_id)
+        while len(self._recent) > _RECENT_CONVERSATIONS:
+            self._recent.popitem(last=False)
+
     def forget(self, sender_id: str) -> bool:
         """Delete every row of one conversation now; True if there was one."""
+        self._recent.pop(sender_id, None)
         self._ensure_schema()
         with self.engine.begin() as conn:
             return conn.execute(EVENTS.delete().where(EVENTS.c.sender_id == sender_id)).rowcount > 0
