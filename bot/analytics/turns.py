@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 from bot.analytics.counts import Counts
 
-__all__ = ["observe_turn", "FALLBACK_ACTIONS"]
+__all__ = ["observe_turn", "FALLBACK_ACTIONS", "FALLBACK_RESPONSES"]
 
 logger = logging.getLogger(__name__)
 
