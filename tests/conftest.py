@@ -8,7 +8,7 @@ import socket
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import pytest
 import requests
@@ -268,7 +268,7 @@ class RunningCluster:
             time.sleep(1)
 
 
-def _restore(saved: Dict[str, Optional[str]], also: List[str]) -> None:
+def restore_environment(saved: Dict[str, Optional[str]], also: Sequence[str] = ()) -> None:
     """Put back the environment variables of ``saved`` (and drop ``also`` when they were not set)."""
     for name in {*saved, *also}:
         value = saved.get(name)
@@ -304,7 +304,7 @@ def cluster(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     # The cluster's processes hold their own copy of this environment (and restart with it): put
     # the test process's back at once, so that tests run after this session fixture started still
     # find their own database, Redis and Rasa server, not the cluster's.
-    _restore(saved, ["REDIS_URL", "DATABASE_URL"])
+    restore_environment(saved, ["REDIS_URL", "DATABASE_URL"])
     running = RunningCluster(started)
     try:
         if not wait_until_ready(started, timeout=600):
@@ -316,7 +316,7 @@ def cluster(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         running.thread.join(timeout=5)
         started.stop()
         log.close()
-        _restore(saved, [])
+        restore_environment(saved)
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()

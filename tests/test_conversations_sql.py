@@ -265,7 +265,7 @@ def test_a_report_through_the_servers_is_kept_sealed_in_postgresql(url: str, mod
     in ``conversation_events``, read back by the bot, with no answer or phone number in any row."""
     from bot.run import start, stop, wait_until_up
     from bot.settings import get_settings
-    from tests.conftest import API_TOKEN, LOG_DIR, Bot, free_port, new_sender
+    from tests.conftest import API_TOKEN, LOG_DIR, Bot, free_port, new_sender, restore_environment
 
     env = {"DATABASE_URL": url, "CASE_ENCRYPTION_KEYS": generate_key(), "RASA_API_TOKEN": API_TOKEN}
     saved = {name: os.environ.get(name) for name in (*env, "REDIS_URL")}
@@ -278,12 +278,7 @@ def test_a_report_through_the_servers_is_kept_sealed_in_postgresql(url: str, mod
         try:
             processes = start(port, actions_port, model_path, output=log, run_dir=tmp_path)
         finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-            get_settings.cache_clear()
+            restore_environment(saved)
         try:
             up = wait_until_up(f"http://localhost:{actions_port}/health", processes, 120) and wait_until_up(
                 f"http://localhost:{port}/webhooks/rest/", processes, 300

@@ -22,7 +22,7 @@ import requests
 
 from bot.content import ContentLibrary
 from bot.settings import PROJECT_ROOT, get_settings
-from tests.conftest import API_TOKEN, LOG_DIR, free_port
+from tests.conftest import API_TOKEN, LOG_DIR, free_port, restore_environment
 from tests.test_widget_browser import SCREENSHOTS
 
 pytestmark = pytest.mark.server
@@ -56,12 +56,7 @@ def stack(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     try:
         processes = start(port, actions_port, model_path, output=log, run_dir=run_dir, console_port=console_port)
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        get_settings.cache_clear()
+        restore_environment(saved)
     try:
         up = (
             wait_until_up(f"http://localhost:{actions_port}/health", processes, 120)

@@ -32,7 +32,7 @@ from bot.cases.reference import find_references
 from bot.cases.store import Conversation
 from bot.content import AUDIENCES, ContentLibrary
 from bot.settings import PROJECT_ROOT, Settings, get_settings
-from tests.conftest import API_TOKEN, LOG_DIR, Bot, free_port, new_sender, wait_for
+from tests.conftest import API_TOKEN, LOG_DIR, Bot, free_port, new_sender, restore_environment, wait_for
 from tests.services import postgres_url, redis_url
 
 pytestmark = pytest.mark.server
@@ -205,12 +205,7 @@ def reporting(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     try:
         processes = start(port, actions_port, model_path, output=log, run_dir=run_dir)
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        get_settings.cache_clear()
+        restore_environment(saved)
     store = CaseStore.from_url(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}", [key])
     try:
         up = wait_until_up(f"http://localhost:{actions_port}/health", processes, 120) and wait_until_up(

@@ -27,7 +27,7 @@ from bot.cases.conversations import ForgetfulRedisTrackerStore, TrackerSeal, on_
 from bot.cases.crypto import CaseCipher, InvalidToken
 from bot.settings import PROJECT_ROOT, get_settings
 from channels.web.sessions import RedisWebSessions
-from tests.conftest import API_TOKEN, LOG_DIR, Bot, free_port, new_sender
+from tests.conftest import API_TOKEN, LOG_DIR, Bot, free_port, new_sender, restore_environment
 from tests.services import redis_address, redis_url
 
 REDIS_URL = redis_url()
@@ -72,12 +72,7 @@ def sealed_servers(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -
     try:
         processes = start(port, actions_port, model_path, output=log, run_dir=run_dir)
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        get_settings.cache_clear()
+        restore_environment(saved)
     try:
         up = wait_until_up(f"http://localhost:{actions_port}/health", processes, 120) and wait_until_up(
             f"http://localhost:{port}/webhooks/rest/", processes, 300

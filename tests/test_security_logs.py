@@ -31,7 +31,7 @@ import requests
 from bot.cases.notify import CounselorNotifier
 from bot.logging_redact import install
 from bot.settings import PROJECT_ROOT, get_settings
-from tests.conftest import LOG_DIR, free_port, new_sender, wait_for
+from tests.conftest import LOG_DIR, free_port, new_sender, restore_environment, wait_for
 
 MARK = f"zqleak{uuid.uuid4().hex[:10]}"
 BOT_TOKEN = f"{4_000_000_000 + int(uuid.uuid4().int % 1_000_000)}:AA{uuid.uuid4().hex}{uuid.uuid4().hex[:3]}"
@@ -185,12 +185,7 @@ def test_no_secret_or_user_text_in_any_log_line_of_the_three_processes(
         try:
             processes = start(port, actions_port, model_path, output=log, run_dir=run_dir, console_port=console_port)
         finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-            get_settings.cache_clear()
+            restore_environment(saved)
         try:
             up = (
                 wait_until_up(f"http://localhost:{actions_port}/health", processes, 120)
