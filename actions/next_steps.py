@@ -19,7 +19,8 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import audience_of, library, reply_language, topic_buttons
-from bot.next_steps import NextSteps, harm_kind, questions_in, step_audience
+from bot.next_steps import NextSteps, about_this_chat, questions_in, step_audience
+from bot.next_steps import disclosed_kind as find_disclosed_kind
 from bot.settings import get_settings
 
 __all__ = ["ActionNextSteps", "disclosed_kind", "next_steps", "say_next_steps"]
@@ -32,26 +33,10 @@ def next_steps() -> NextSteps:
 
 
 def disclosed_kind(tracker: Tracker, include_check_in: bool = True) -> Optional[str]:
-    """The harm this conversation disclosed (``bot.next_steps.HARM_KINDS``), or None when nothing
-    was: the disclosures answered (``escalation`` slot values) and a check-in still open. Self-harm
-    wins; otherwise the first specific harm ("he says he'll post it tonight" after blackmail is still
-    blackmail, though the net reads it as a threat)."""
-    found: List[str] = []
-    for event in tracker.events:
-        value = event.get("value") if event.get("event") == "slot" and event.get("name") == "escalation" else None
-        if isinstance(value, dict) and value.get("reason") == "disclosure":
-            found.append(harm_kind(str(value.get("kind") or "")))
-    check = tracker.get_slot("danger_check")  # an open check-in (actions.check_in)
-    if include_check_in and isinstance(check, dict):
-        found.append(harm_kind(str(check.get("kind") or tracker.get_slot("danger_kind") or "")))
-    escalation = tracker.get_slot("escalation")
-    if not found and isinstance(escalation, dict) and escalation.get("kind"):
-        found.append(harm_kind(str(escalation["kind"])))  # a counselor asked for after a disclosure
-    if not found:
-        return None
-    if "self_harm" in found:
-        return "self_harm"
-    return next((kind for kind in found if kind != "general"), "general")
+    """The harm this conversation disclosed, or None (``bot.next_steps.disclosed_kind``)."""
+    escalations = [e.get("value") for e in tracker.events if e.get("event") == "slot" and e.get("name") == "escalation"]
+    check = tracker.get_slot("danger_check") if include_check_in else None  # an open check-in
+    return find_disclosed_kind(escalations, check, tracker.get_slot("danger_kind"), tracker.get_slot("escalation"))
 
 
 def say_next_steps(
@@ -103,7 +88,7 @@ class ActionNextSteps(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         text = tracker.latest_message.get("text") or ""
-        if intent == "delete_my_data" and _about_this_chat(text):
+        if intent == "delete_my_data" and about_this_chat(text):
             return [FollowupAction("utter_confirm_delete_my_data")]
         kind = disclosed_kind(tracker)
         if kind:
@@ -122,22 +107,3 @@ class ActionNextSteps(Action):
             answer="next_steps/none",
         )
         return []
-
-
-def _about_this_chat(text: str) -> bool:
-    """ "delete my data / this chat" rather than "delete the picture"."""
-    lowered = text.lower()
-    return any(
-        w in lowered
-        for w in (
-            "my data",
-            "this chat",
-            "this conversation",
-            "my info",
-            "forget me",
-            "بياناتي",
-            "المحادثه",
-            "المحادثة",
-            "محادثتي",
-        )
-    )

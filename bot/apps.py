@@ -67,6 +67,13 @@ class AppLexicon:
                 ordered.append(app_id)
         return ordered
 
+    def strip(self, normalized: str) -> str:
+        """The normalized text with every app name taken out (a space in its place)."""
+        for _, patterns in self._apps:
+            for pattern in patterns:
+                normalized = pattern.sub(" ", normalized)
+        return normalized
+
 
 def apps_named(text: str) -> List[str]:
     """Ids of the apps a message names, with the project's lexicon."""

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import yaml
 
@@ -21,7 +21,18 @@ from bot.content import AUDIENCES, LANGUAGES
 from bot.helplines import HelplineDirectory, UnknownPlaceholder
 from bot.language import normalize_for_matching
 
-__all__ = ["HARM_KINDS", "QUESTIONS", "NextSteps", "asks_what_to_do", "harm_kind", "questions_in", "step_audience"]
+__all__ = [
+    "HARM_KINDS",
+    "QUESTIONS",
+    "NextSteps",
+    "about_this_chat",
+    "asks_what_now",
+    "asks_what_to_do",
+    "disclosed_kind",
+    "harm_kind",
+    "questions_in",
+    "step_audience",
+]
 
 # The danger net's kinds (bot.safety.DANGER_KINDS) as the harm the next steps are written for.
 _FROM_DANGER = {
@@ -83,6 +94,40 @@ def harm_kind(danger_kind: Optional[str]) -> str:
     return _FROM_DANGER.get(danger_kind or "", "general")
 
 
+def disclosed_kind(
+    escalations: Iterable[Any], danger_check: Any, danger_kind: Optional[str], escalation: Any
+) -> Optional[str]:
+    """The harm a conversation disclosed (``HARM_KINDS``), or None when nothing was: from the values
+    the ``escalation`` slot took (``escalations``, oldest first), a check-in still open
+    (``danger_check``, pass None to leave it out) and the current ``escalation`` slot. Self-harm
+    wins; otherwise the first specific harm ("he says he'll post it tonight" after blackmail is
+    still blackmail, though the net reads it as a threat). Shared by the actions and the policy."""
+    found: List[str] = []
+    for value in escalations:
+        if isinstance(value, dict) and value.get("reason") == "disclosure":
+            found.append(harm_kind(str(value.get("kind") or "")))
+    if isinstance(danger_check, dict):
+        found.append(harm_kind(str(danger_check.get("kind") or danger_kind or "")))
+    if not found and isinstance(escalation, dict) and escalation.get("kind"):
+        found.append(harm_kind(str(escalation["kind"])))  # a counselor asked for after a disclosure
+    if not found:
+        return None
+    if "self_harm" in found:
+        return "self_harm"
+    return next((kind for kind in found if kind != "general"), "general")
+
+
+_THIS_CHAT = re.compile(
+    r"\b(my (data|info|information|messages|history)|this (chat|conversation)|our (chat|conversation)|forget me)\b"
+    r"|بياناتي|المحادثه|محادثتي|رسايلي|رسائلي|الشات"
+)
+
+
+def about_this_chat(text: str) -> bool:
+    """ "Delete my data / this chat" rather than "delete the picture"."""
+    return bool(_THIS_CHAT.search(normalize_for_matching(text)))
+
+
 def questions_in(text: str) -> List[str]:
     """Which of the usual questions the message asks, in answering order (at most two)."""
     normalized = normalize_for_matching(text)
@@ -92,6 +137,11 @@ def questions_in(text: str) -> List[str]:
 def asks_what_to_do(text: str) -> bool:
     """Whether the message asks what to do now, in whatever words ("what should I do", "وش أسوي")."""
     return bool(_WHAT_NOW.search(normalize_for_matching(text)) or questions_in(text))
+
+
+def asks_what_now(text: str) -> bool:
+    """Only "what do I do now?" ("what should I do", "وش أسوي"), none of the particular questions."""
+    return bool(_WHAT_NOW.search(normalize_for_matching(text)))
 
 
 def step_audience(audience: Optional[str]) -> str:

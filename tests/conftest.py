@@ -323,27 +323,10 @@ def cluster(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 # --- Known gaps: what an open issue asks for and the product does not do yet --------------------
-# Each is marked xfail(strict=True): the test still runs, and the day the behaviour works it fails
-# as "XPASS(strict)" so that the mark is removed. Issue 16: the follow-ups after a disclosure need
-# the intents ask_next_steps / followup_what_about, whose training data (data/nlu_candidates/) cost
-# disclosure recall when trained, so they are not trained yet.
-_ISSUE_16 = "issue 16: follow-up intents not trained yet (data/nlu_candidates/README.md)"
-KNOWN_GAPS = {
-    **{
-        f"tests/test_followups.py::test_after_a_disclosure_the_questions_that_follow_get_that_harms_next_steps[{k}-{lang}]": _ISSUE_16
-        for k in ("sextortion", "grooming", "abuse", "self_harm")
-        for lang in ("en", "ar")
-    },
-    "tests/test_followups.py::test_the_question_asked_is_answered_before_the_steps[en]": _ISSUE_16,
-    "tests/test_followups.py::test_are_you_safe_right_now_and_not_safe_calls_a_counselor[en]": _ISSUE_16,
-    "tests/test_followups.py::test_are_you_safe_right_now_and_not_safe_calls_a_counselor[ar]": _ISSUE_16,
-    "tests/test_followups.py::test_safe_now_is_remembered_and_not_asked_again[en]": _ISSUE_16,
-    "tests/test_followups.py::test_safe_now_is_remembered_and_not_asked_again[ar]": _ISSUE_16,
-    "tests/test_followups.py::test_what_do_i_do_without_a_disclosure_does_not_invent_one[en]": _ISSUE_16,
-    "tests/test_followups.py::test_what_do_i_do_without_a_disclosure_does_not_invent_one[ar]": _ISSUE_16,
-    "tests/test_app_guides.py::test_every_apps_age_and_settings_questions_get_its_own_answer[telegram-ar]": _ISSUE_16,
-    "tests/test_app_guides.py::test_and_on_another_app_keeps_the_question[en-how do I report someone on tiktok-and on instagram?-instagram-report]": _ISSUE_16,
-}
+# Each test named here (its node id, with the reason) is marked xfail(strict=True): it still runs,
+# and the day the behaviour works it fails as "XPASS(strict)" so that the mark is removed. Empty
+# since the follow-ups of issue 16 work (bot/followups.py, bot/followup_policy.py).
+KNOWN_GAPS: Dict[str, str] = {}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:

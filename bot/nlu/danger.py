@@ -27,6 +27,7 @@ message is in comes from ``bot.language.detect_language``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Union
@@ -38,7 +39,10 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.language import detect_language
+from bot.app_guides import asked_about
+from bot.apps import apps_named
+from bot.followups import is_what_about
+from bot.language import detect_language, normalize_for_matching
 from bot.nlu.disclosure import PROBABILITY_KEY
 from bot.safety.net import DISCLOSURE_INTENTS, POSSIBLE_DISCLOSURE, DangerNet
 from bot.settings import get_settings
@@ -142,6 +146,10 @@ def decide(
     read = None if net.has_idiom(text) else thresholds.tier(text, score, scorer)
     if read is None:
         return None
+    # "What age is Telegram for?", "and on Instagram?": a message that only asks about an app holds
+    # nothing a half-sure classifier could have heard (app names are frequent in disclosures).
+    if read == "uncertain" and only_about_an_app(text):
+        return None
     tier = "clear" if read == "clear" and not net.is_softened(text) else "uncertain"
     kind = "self_harm" if best == "disclose_self_harm" else "unspecified"
     return DangerReading(tier, best, kind, "model", score, scorer, asked)
@@ -151,6 +159,24 @@ def is_figure_of_speech(text: str, intent: Optional[str], net: DangerNet) -> boo
     """True when the classifier's disclosure ``intent`` rests on an idiom the lexicon has cleared
     (call only after ``decide`` returned None: the lexicon found nothing)."""
     return intent in DISCLOSURE_INTENTS and net.has_idiom(text)
+
+
+_SOMEONE = re.compile(
+    r"\b(someone|somebody|some1|a guy|a man|a girl|he|she|they|him|her|them|stranger|person|people|account)\b"
+    r"|\b[وف]?(واحد|وحده|شخص|احد|حد|حدا|رجال|رجل|هو|هي|يطلب|تطلب|يهدد|يبتز|ابتزاز|تهديد)\b"
+)
+
+
+def only_about_an_app(text: str) -> bool:
+    """ "What age is Telegram for?", "how do I turn on TikTok's family pairing", "and on Instagram?":
+    a short question about an app's age or settings, or only an app and the words around it, that
+    names no one who could be doing something."""
+    if is_what_about(text):
+        return True
+    normalized = normalize_for_matching(text)
+    if len(normalized.split()) > 10 or _SOMEONE.search(normalized) or not apps_named(text):
+        return False
+    return asked_about(text, default="") in ("age", "settings")
 
 
 def _put_first(message: Message, intent: str) -> None:
@@ -196,7 +222,9 @@ class DangerNetClassifier(GraphComponent):
             ranking = message.get(INTENT_RANKING_KEY) or []
             reading = decide(text, ranking, net, self._thresholds, message.get(PROBABILITY_KEY))
             if reading is None:
-                if is_figure_of_speech(text, (message.get(INTENT) or {}).get("name"), net):
+                # The net said no: a disclosure intent left on top by DIET (an idiom, a question
+                # about an app) must not reach the crisis rules.
+                if (message.get(INTENT) or {}).get("name") in DISCLOSURE_INTENTS:
                     _put_first(message, FALLBACK_INTENT)
                 continue
             message.set("danger", reading.as_dict(), add_to_output=True)
