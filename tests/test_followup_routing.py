@@ -74,7 +74,13 @@ def test_what_do_i_do_with_nothing_disclosed_asks_what_happened_but_only_when_un
 
 @pytest.mark.parametrize(
     "text",
-    ["and on instagram?", "what about for a 7-year-old?", "طيب وبالنسبة ليوتيوب؟", "وعلى سناب؟", "and for my 9 year old?"],
+    [
+        "and on instagram?",
+        "what about for a 7-year-old?",
+        "طيب وبالنسبة ليوتيوب؟",
+        "وعلى سناب؟",
+        "and for my 9 year old?",
+    ],
 )
 def test_and_on_another_app_or_age_is_a_what_about(text: str) -> None:
     assert is_what_about(text)
@@ -97,7 +103,12 @@ def test_a_message_with_more_than_an_app_is_not_a_what_about(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["تيليجرام لأي عمر؟", "what age is snapchat for?", "how do i turn on family pairing on tiktok", "and on instagram?"],
+    [
+        "تيليجرام لأي عمر؟",
+        "what age is snapchat for?",
+        "how do i turn on family pairing on tiktok",
+        "and on instagram?",
+    ],
 )
 def test_a_question_only_about_an_app_is_not_heard_as_a_disclosure(text: str) -> None:
     assert only_about_an_app(text)
