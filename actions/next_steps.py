@@ -19,7 +19,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import audience_of, library, reply_language, topic_buttons
-from bot.next_steps import NextSteps, about_this_chat, questions_in, step_audience
+from bot.next_steps import TOPIC_HARMS, NextSteps, about_this_chat, questions_in, step_audience
 from bot.next_steps import disclosed_kind as find_disclosed_kind
 from bot.settings import get_settings
 
@@ -90,11 +90,11 @@ class ActionNextSteps(Action):
         text = tracker.latest_message.get("text") or ""
         if intent == "delete_my_data" and about_this_chat(text):
             return [FollowupAction("utter_confirm_delete_my_data")]
-        kind = disclosed_kind(tracker)
+        topic = tracker.get_slot("topic")
+        kind = disclosed_kind(tracker) or TOPIC_HARMS.get(str(topic))
         if kind:
             return say_next_steps(dispatcher, tracker, kind)
         lang = reply_language(tracker)
-        topic = tracker.get_slot("topic")
         if topic in library().topics:
             # Nothing disclosed: "what should I do?" about the topic being discussed.
             text = library().followup(topic, "already_happened", audience_of(tracker), lang)

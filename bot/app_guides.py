@@ -38,8 +38,10 @@ _ASK_PATTERNS = (
     ),
     (
         "age",
-        r"\b(what age|how old|minimum age|age (limit|rating|restriction|requirement)s?|old enough|rated|pegi|esrb)\b"
-        r"|\b[وف]?(العمر|سن|السن|التصنيف العمري|تصنيفه|الحد العمري|كم عمر|لاي عمر|من كم سنه|من عمر كم)\b",
+        r"\b(what age|how old|minimum age|age (limit|rating|restriction|requirement)s?|old enough|rated|pegi|esrb"
+        r"|too (young|old)|young for|age appropriate|under (1[0-8]|[5-9])s?)\b"
+        r"|\b[وف]?(العمر|سن|السن|التصنيف العمري|تصنيفه|الحد العمري|كم عمر|لاي عمر|من كم سنه|من عمر كم"
+        r"|مناسب لعمر|يناسب عمر|صغير على|صغيره على|صغير عليه|صغيره عليه|مسموح لعمر)\b",
     ),
     (
         "settings",

@@ -23,7 +23,7 @@ from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.followups import ANSWERS, Context, route
-from bot.next_steps import disclosed_kind
+from bot.next_steps import TOPIC_HARMS, disclosed_kind
 
 __all__ = ["FollowupPolicy"]
 
@@ -64,7 +64,7 @@ class FollowupPolicy(Policy):
             return None
         intent = (message.intent or {}).get("name")
         context = Context(
-            disclosed=_disclosed(tracker),
+            disclosed=_disclosed(tracker) or TOPIC_HARMS.get(str(tracker.get_slot("topic"))),
             asked_safe=bool(tracker.get_slot("asked_safe")),
             active_loop=tracker.active_loop_name,
         )

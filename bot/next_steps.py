@@ -23,6 +23,7 @@ from bot.language import normalize_for_matching
 
 __all__ = [
     "HARM_KINDS",
+    "TOPIC_HARMS",
     "QUESTIONS",
     "NextSteps",
     "about_this_chat",
@@ -44,7 +45,9 @@ _FROM_DANGER = {
     "threat": "abuse",
     "self_harm": "self_harm",
 }
-HARM_KINDS = ("sextortion", "grooming", "abuse", "self_harm", "general")
+HARM_KINDS = ("sextortion", "grooming", "abuse", "self_harm", "bullying", "general")
+# Topics whose "what do I do now?" is a harm's next steps although nothing was disclosed to the net.
+TOPIC_HARMS = {"cyberbullying": "bullying"}
 
 # The usual questions after a disclosure, in the order their answers are given, with the words
 # that ask them (regexes over bot.language.normalize_for_matching: Arabic letters unified, ة → ه).

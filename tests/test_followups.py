@@ -144,3 +144,19 @@ def test_what_do_i_do_without_a_disclosure_does_not_invent_one(bot: Bot, lang: s
     for kind in ("sextortion", "grooming", "abuse", "self_harm"):
         assert STEPS.steps(kind, "teen", lang) not in said
     assert NOT_SURE[lang] not in said
+
+
+BULLYING = {
+    "en": ("kids at school keep posting mean stuff about me in the group chat", "what should i do"),
+    "ar": ("عيال المدرسة يتنمرون علي في القروب ويكتبون كلام يضايقني", "وش أسوي؟"),
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_bullying_then_what_do_i_do_gets_the_bullying_steps(bot: Bot, lang: str) -> None:
+    sender = start(bot, lang, "teen")
+    first, then = BULLYING[lang]
+    bot.say(sender, first)
+    said = texts(bot.say(sender, then))
+    assert STEPS.steps("bullying", "teen", lang) in said, said[:300]
+    assert NOT_SURE[lang] not in said
