@@ -193,16 +193,17 @@ class AtomicRedisLockStore(LockStore):
     async def _wait_for_turn(self, conversation_id: str, ticket: int, max_wait: float) -> TicketLock:
         wait = FIRST_WAIT
         started = time.monotonic()
+        slept = False
         while True:
             serving = self.now_serving(conversation_id)
             if serving == ticket:
-                waited = time.monotonic() - started
-                if waited > 0.001:  # another message of this user was being served (make bench-scale counts these)
-                    logger.info("lock.waited waited_ms=%.1f", waited * 1000)
+                if slept:  # another message of this user was being served (make bench-scale counts these)
+                    logger.info("lock.waited waited_ms=%.1f", (time.monotonic() - started) * 1000)
                 return TicketLock(conversation_id, deque([Ticket(ticket, time.time() + LOCK_LIFETIME)]))
             if serving == -1 or serving > ticket:
                 raise LockError(f"Could not acquire lock for conversation_id '{conversation_id}'.")
             await asyncio.sleep(wait)
+            slept = True
             wait = min(wait * 2, max_wait)
 
     # --- Rasa's remaining interface, for callers that inspect a lock ------------------------------
