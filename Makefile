@@ -15,7 +15,7 @@ include .env
 export $(shell sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' .env)
 endif
 
-.PHONY: help setup train run cluster test eval bench lint clean
+.PHONY: help setup train run cluster test eval bench bench-scale lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ eval: train ## figures and gates on the evaluation sets (tests/nlu); fails when 
 
 bench: train ## load test over REST against a `rasa init` baseline bot, with ratios
 	$(PY) bench/run.py
+
+bench-scale: train ## 1 and 2 Rasa servers behind HAProxy, one core each: throughput, p50/p95, efficiency, bursts, lock waits; README figures
+	$(PY) bench/scale.py
 
 lint: setup ## ruff (lint and format) and mypy
 	$(VENV)/bin/ruff check .

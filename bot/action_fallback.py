@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from typing import Any, List, Optional
 
-__all__ = ["FALLBACK_MARK", "fallback_events", "install"]
+__all__ = ["FALLBACK_MARK", "fallback_events", "install", "reply_key"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,23 +51,28 @@ def _language(tracker: Any) -> str:
     return detect_language(tracker.latest_message.text or "") or get_settings().default_language
 
 
+def reply_key(intent: Optional[str], entities: List[Any], danger: bool = False) -> str:
+    """The message to answer with when the bot cannot do its work: the helplines for a disclosure
+    (read by the danger net, or ``danger`` already decided), else "please try again in a moment"."""
+    from bot.safety import read_disclosure
+
+    read = read_disclosure(intent, entities)
+    kind: Optional[str] = read["kind"] if read else ("unspecified" if danger else None)
+    return "try_again_shortly" if kind is None else "self_harm_support" if kind == "self_harm" else "danger_support"
+
+
 def fallback_events(tracker: Any, action_name: str) -> List[Any]:
     """The reply the Rasa server gives itself when ``action_name`` could not be run."""
     from rasa.shared.core.events import BotUttered
 
     from bot.content import ContentLibrary
-    from bot.safety import read_disclosure
     from bot.settings import get_settings
 
     if _already_answered(tracker):
         return []
     message = tracker.latest_message
     intent = (message.intent or {}).get("name") if message else None
-    read = read_disclosure(intent, (message.entities if message else None) or [])
-    kind: Optional[str] = read["kind"] if read else None
-    if action_name == "action_danger_support" and kind is None:
-        kind = "unspecified"
-    key = "try_again_shortly" if kind is None else "self_harm_support" if kind == "self_harm" else "danger_support"
+    key = reply_key(intent, (message.entities if message else None) or [], action_name == "action_danger_support")
     audience = tracker.get_slot("audience") if "audience" in tracker.slots else None
     lang = _language(tracker)
     text = ContentLibrary.load(get_settings().data_dir).message(key, lang, audience)

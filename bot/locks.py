@@ -14,6 +14,11 @@ returning a ticket are each one Lua script, so they are atomic in Redis; a ticke
 expires and the next one is served. It also waits for its turn in short steps (5 to 50 ms) instead
 of Rasa's one second, so a burst of three messages is answered in a fraction of a second.
 
+When Redis cannot be reached (down, restarting, still loading), a message is not refused: it is
+served under an in-process lock for its conversation (``lock.redis.unavailable`` is logged), so a
+child still gets an answer. For that moment, two servers could serve two messages of one user at
+once; one server never does. The next message after Redis answers again takes a ticket as before.
+
 ``bot.run`` configures it whenever ``REDIS_URL`` is set (``type: bot.locks.AtomicRedisLockStore``).
 """
 
@@ -24,8 +29,9 @@ import logging
 import time
 from collections import deque
 from contextlib import asynccontextmanager
-from typing import Any, AsyncGenerator, Deque, Optional
+from typing import Any, AsyncGenerator, Deque, List, Optional
 
+import redis.exceptions
 from rasa.core.lock import Ticket, TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, LockStore
 from rasa.utils.endpoints import EndpointConfig
@@ -61,6 +67,12 @@ redis.call('ZREM', KEYS[1], ARGV[2])
 redis.call('DEL', ARGV[1] .. ARGV[2])
 return redis.call('ZCARD', KEYS[1])
 """
+
+# What a Redis call raises when Redis is down, restarting or still loading its data.
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+# In-process locks while Redis is down: a fixed set, a conversation's chosen by its id's hash (two
+# conversations may share one and wait for each other; no memory grows with the conversations).
+LOCAL_STRIPES = 256
 
 FIRST_WAIT = 0.005  # seconds; doubled up to MAX_WAIT while another message of the user is served
 MAX_WAIT = 0.05
@@ -107,6 +119,7 @@ class AtomicRedisLockStore(LockStore):
         self._issue = self.red.register_script(_ISSUE)
         self._serving = self.red.register_script(_SERVING)
         self._return = self.red.register_script(_RETURN)
+        self._stripes: List[asyncio.Lock] = []
         super().__init__()
 
     # --- keys -------------------------------------------------------------------------------------
@@ -144,25 +157,53 @@ class AtomicRedisLockStore(LockStore):
     ) -> AsyncGenerator[TicketLock, None]:
         """Wait for this message's turn in the user's conversation; raise ``LockError`` when its
         ticket expired while waiting (the messages before it took longer than the lifetime)."""
-        ticket = self.issue_ticket(conversation_id, lock_lifetime)
         try:
-            yield await self._wait_for_turn(conversation_id, ticket, min(wait_time_in_seconds, MAX_WAIT))
+            ticket: Optional[int] = self.issue_ticket(conversation_id, lock_lifetime)
+        except LockError as error:
+            if not isinstance(error.__cause__, REDIS_DOWN):
+                raise
+            ticket = None
+        if ticket is None:
+            logger.warning("lock.redis.unavailable stage=issue serving=in_process")
+            async with self._local(conversation_id):
+                yield TicketLock(conversation_id, deque())
+            return
+        try:
+            turn = await self._wait_for_turn(conversation_id, ticket, min(wait_time_in_seconds, MAX_WAIT))
+        except REDIS_DOWN:
+            turn = None
+        try:
+            if turn is None:
+                logger.warning("lock.redis.unavailable stage=wait serving=in_process")
+                async with self._local(conversation_id):
+                    yield TicketLock(conversation_id, deque())
+            else:
+                yield turn
         finally:
-            self.cleanup(conversation_id, ticket)
+            try:
+                self.cleanup(conversation_id, ticket)
+            except REDIS_DOWN:  # the ticket expires with its key
+                logger.warning("lock.redis.unavailable stage=return")
+
+    def _local(self, conversation_id: str) -> asyncio.Lock:
+        if not self._stripes:  # made on first use, inside the server's event loop
+            self._stripes = [asyncio.Lock() for _ in range(LOCAL_STRIPES)]
+        return self._stripes[hash(conversation_id) % LOCAL_STRIPES]
 
     async def _wait_for_turn(self, conversation_id: str, ticket: int, max_wait: float) -> TicketLock:
         wait = FIRST_WAIT
         started = time.monotonic()
+        slept = False
         while True:
             serving = self.now_serving(conversation_id)
             if serving == ticket:
-                waited = time.monotonic() - started
-                if waited > 0.001:
-                    logger.debug("lock.acquired waited_ms=%.0f", waited * 1000)
+                if slept:  # another message of this user was being served (make bench-scale counts these)
+                    logger.info("lock.waited waited_ms=%.1f", (time.monotonic() - started) * 1000)
                 return TicketLock(conversation_id, deque([Ticket(ticket, time.time() + LOCK_LIFETIME)]))
             if serving == -1 or serving > ticket:
                 raise LockError(f"Could not acquire lock for conversation_id '{conversation_id}'.")
             await asyncio.sleep(wait)
+            slept = True
             wait = min(wait * 2, max_wait)
 
     # --- Rasa's remaining interface, for callers that inspect a lock ------------------------------

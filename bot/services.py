@@ -20,7 +20,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 from urllib.parse import urlparse, urlunparse
 
 __all__ = [
@@ -30,6 +30,8 @@ __all__ = [
     "free_port",
     "postgres_reachable",
     "redis_reachable",
+    "start_postgres",
+    "start_redis",
 ]
 
 logger = logging.getLogger(__name__)
@@ -50,10 +52,37 @@ class LocalService:
     process: Optional[subprocess.Popen] = None
     directory: Optional[Path] = None
     stopped: bool = field(default=False, init=False)
+    # How it was started, so that a fault test can stop it and start it again on the same port.
+    argv: List[str] = field(default_factory=list)
+    options: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def started_here(self) -> bool:
         return self.process is not None
+
+    def halt(self) -> None:
+        """Stop the process and keep its files (a crash or restart of the service, for fault tests)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+        logger.info("services.halted name=%s", self.name)
+
+    def resume(self) -> None:
+        """Start it again, as it was started, on the same port; return once it answers."""
+        if self.process is None or not self.argv:
+            raise RuntimeError(f"{self.name} was not started here: it cannot be started again")
+        options = dict(self.options)
+        log = options.pop("log", None)
+        stderr = open(log, "a") if log else subprocess.DEVNULL  # noqa: SIM115 - the child keeps it
+        self.process = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=stderr, **options)  # noqa: S603
+        reachable = redis_reachable if self.name == "redis" else postgres_reachable
+        _wait(lambda: reachable(self.url), self.process, self.name)
+        logger.info("services.resumed name=%s", self.name)
 
     def stop(self) -> None:
         if self.process is None or self.stopped:
@@ -167,20 +196,23 @@ def ensure_redis(url: str, root: Path) -> LocalService:
     """``url`` if its Redis answers, else a throwaway Redis (same database number) on a free port."""
     if redis_reachable(url):
         return LocalService("redis", url)
+    return start_redis(url, root)
+
+
+def start_redis(url: str, root: Path, name: str = "redis") -> LocalService:
+    """A throwaway Redis on a free port, always (``url`` gives the database number); ``name``
+    keeps two of them in one process apart under ``.run/services-<pid>/``."""
     server = _program("redis-server", "redis-server")
-    directory = _services_dir(root, "redis")
+    directory = _services_dir(root, name)
     port = free_port()
-    process = subprocess.Popen(  # noqa: S603 - our own arguments
-        [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
-        + ["--dir", str(directory), "--logfile", str(directory / "redis.log")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    argv = [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
+    argv += ["--dir", str(directory), "--logfile", str(directory / "redis.log")]
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
     # The throwaway server has no password: drop any from the URL.
     new_url = urlunparse(urlparse(url)._replace(netloc=f"127.0.0.1:{port}"))
     _wait(lambda: redis_reachable(new_url), process, "redis-server")
     print(f"Started a throwaway Redis for the tests: {new_url} (pid {process.pid})", flush=True)
-    return LocalService("redis", new_url, process, directory)
+    return LocalService("redis", new_url, process, directory, argv=argv)
 
 
 def _postgres_user() -> Optional[str]:
@@ -200,10 +232,15 @@ def ensure_postgres(url: str, root: Path) -> LocalService:
     if postgres_reachable(url):
         _create_database(url)
         return LocalService("postgresql", url)
+    return start_postgres(url, root)
+
+
+def start_postgres(url: str, root: Path, name: str = "postgresql") -> LocalService:
+    """A throwaway PostgreSQL on a free port, always, with ``url``'s database created."""
     bindirs = ("/usr/lib/postgresql/*/bin/{}",)
     initdb = _program("initdb", "postgresql", tuple(p.format("initdb") for p in bindirs))
     postgres = str(Path(initdb).resolve().parent / "postgres")
-    directory = _services_dir(root, "postgresql")
+    directory = _services_dir(root, name)
     data, sockets = directory / "data", directory / "sockets"
     sockets.mkdir()
     user = _postgres_user()
@@ -219,10 +256,12 @@ def ensure_postgres(url: str, root: Path) -> LocalService:
         cwd=directory,
     )
     port = free_port()
+    argv = [postgres, "-D", str(data), "-p", str(port), "-k", str(sockets)]
+    argv += ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off"]
+    argv += ["-c", "synchronous_commit=off", "-c", "max_connections=200"]
+    options: Dict[str, Any] = {"user": user, "cwd": directory, "log": directory / "postgres.log"}
     process = subprocess.Popen(  # noqa: S603 - our own arguments
-        [postgres, "-D", str(data), "-p", str(port), "-k", str(sockets)]
-        + ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off"]
-        + ["-c", "synchronous_commit=off", "-c", "max_connections=200"],
+        argv,
         stdout=subprocess.DEVNULL,
         stderr=open(directory / "postgres.log", "w"),  # noqa: SIM115 - the child keeps it
         user=user,
@@ -233,4 +272,4 @@ def ensure_postgres(url: str, root: Path) -> LocalService:
     _wait(lambda: postgres_reachable(new_url), process, "postgres")
     _create_database(new_url)
     print(f"Started a throwaway PostgreSQL for the tests: {new_url} (pid {process.pid})", flush=True)
-    return LocalService("postgresql", new_url, process, directory)
+    return LocalService("postgresql", new_url, process, directory, argv=argv, options=options)

@@ -13,9 +13,11 @@ Each connector reads like a recipe: parse, authenticate (fail closed), de-duplic
 """
 
 from bot.action_fallback import install as _install_action_fallback
+from bot.cases.conversations_outage import install as _install_outage_passthrough
 from bot.rasa_speedups import install as _install_speedups
 
 # The Rasa server imports this package to build the channels: the place to fix its hot path once,
 # and to answer from the Rasa server itself while the action server cannot be reached.
 _install_speedups()
 _install_action_fallback()
+_install_outage_passthrough()  # a conversation that cannot be read is not taken for a new one

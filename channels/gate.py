@@ -31,13 +31,17 @@ from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import Event, UserUttered
 from sanic import Blueprint
 
+from bot.action_fallback import reply_key
+from bot.cases.conversations_outage import ConversationsUnavailable
 from bot.cases.desk import CaseDesk, case_keys, database_url
 from bot.cases.handover import Handovers
 from bot.cases.store import CaseMeta, CaseStoreError, CaseUpdate, Conversation
 from bot.cases.triage import triage
+from bot.content import ContentLibrary
 from bot.safety.net import read_disclosure
 from bot.settings import Settings, get_settings
 from channels.campaigns import CampaignKeywords
+from channels.common import reply_language
 from channels.identity import channel_of
 
 __all__ = ["HandoverGate", "desk_for", "handovers_for", "close_stores", "record_in_tracker", "LOOKUP_TIMEOUT"]
@@ -119,8 +123,28 @@ class HandoverGate:
 
     async def to_bot(self, message: UserMessage) -> None:
         """Hand ``message`` to Rasa without asking again (after ``divert`` said False); STOP, START
-        and "quiz" go as their intents (``channels.campaigns``)."""
-        await self._next(await self._campaigns.rewrite(message))
+        and "quiz" go as their intents (``channels.campaigns``). When the conversation cannot be
+        read (its database down, and no copy to trust), the answer is given here."""
+        try:
+            await self._next(await self._campaigns.rewrite(message))
+        except ConversationsUnavailable:
+            await self._unavailable(message)
+
+    async def _unavailable(self, message: UserMessage) -> None:
+        """Without the conversation: the helplines for a disclosure (the NLU still reads it), else
+        an honest "please try again in a moment", in the message's language."""
+        agent = getattr(getattr(self._app, "ctx", None), "agent", None)
+        parsed: Dict[str, Any] = {}
+        if agent is not None:
+            try:
+                parsed = await agent.parse_message(message.text or "")
+            except Exception:  # noqa: BLE001 - "try again" needs no reading
+                logger.warning("handover.gate.unavailable_parse_failed")
+        key = reply_key((parsed.get("intent") or {}).get("name"), parsed.get("entities") or [])
+        lang = (message.metadata or {}).get("language") or await reply_language(None, message.sender_id, "")
+        logger.error("conversations.unavailable reply=%s language=%s", key, lang)
+        text = ContentLibrary.load(self._settings.data_dir).message(key, lang)
+        await message.output_channel.send_text_message(message.sender_id, text)
 
     async def divert(self, message: UserMessage) -> bool:
         """True when a counselor holds the conversation: the message went to the case and the

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List
 
@@ -22,6 +23,10 @@ from bot.supervise import Restartable, supervise
 from tests.conftest import RunningCluster, new_sender, wait_for
 
 LIB = ContentLibrary.load(get_settings().data_dir)
+# Users chatting while a Rasa server is killed. The issue asks for 100; on this 2-core machine a
+# run with 100 takes minutes on top of the suite, so `make test` runs 40 and the full figure is
+# `KILL_USERS=100 .venv/bin/pytest tests/test_faults.py -k killed` (same assertions).
+KILL_USERS = int(os.environ.get("KILL_USERS", "40"))
 
 
 def _texts(replies: List[Dict[str, Any]]) -> List[str]:
@@ -97,10 +102,10 @@ def test_with_every_action_server_down_a_disclosure_still_gets_the_helplines(clu
 
 @pytest.mark.server
 def test_a_rasa_server_killed_mid_conversation_loses_nothing_after_a_retry(cluster: RunningCluster) -> None:
-    users = [new_sender() for _ in range(12)]
+    users = [new_sender() for _ in range(KILL_USERS)]
     opening = {user: ("مرحبا" if i % 2 else "hello") for i, user in enumerate(users)}
-    for user in users:
-        assert _say(cluster.url, user, opening[user]).status_code == 200
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        assert all(r.status_code == 200 for r in pool.map(lambda u: _say(cluster.url, u, opening[u]), users))
     languages = {user: (cluster.tracker(user).get("slots") or {}).get("language") for user in users}
     victim = cluster.of("rasa")[0]
     failures: List[int] = []
@@ -117,12 +122,18 @@ def test_a_rasa_server_killed_mid_conversation_loses_nothing_after_a_retry(clust
             assert reply.status_code == 200, reply.text
             assert any(_texts(reply.json()))
 
-    killer = threading.Timer(1.0, lambda: os.kill(victim.pid, signal.SIGKILL))
+    concurrent = max(6, KILL_USERS // 2)
+    killer = threading.Timer(2.0, lambda: os.kill(victim.pid, signal.SIGKILL))
     killer.start()
-    with ThreadPoolExecutor(max_workers=6) as pool:
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=concurrent) as pool:
         list(pool.map(chat, users))
     killer.join()
-    assert len(failures) <= 6  # at most what was in flight on the killed server
+    print(
+        f"kill -9 under {concurrent} concurrent users ({KILL_USERS} in all): {len(failures)} failed, "
+        f"all retried; {4 * KILL_USERS} messages in {time.monotonic() - started:.0f} s"
+    )
+    assert len(failures) <= concurrent  # at most what was in flight on the killed server
     for user in users:
         tracker = cluster.tracker(user)
         assert (tracker.get("slots") or {}).get("language") == languages[user]  # the language stayed

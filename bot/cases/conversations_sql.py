@@ -40,6 +40,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.engine import Connection, Engine
 
 from bot.cases.conversations import TrackerSeal, forget_before_request
+from bot.cases.conversations_outage import ConversationsUnavailable, OutageCopies
 from bot.cases.copies import forget_copies
 from bot.cases.crypto import InvalidToken
 from bot.cases.schema import engine_for, migrate_component
@@ -98,6 +99,10 @@ class AppendOnlySQLTrackerStore(TrackerStore):
         # are appended by the first save that reaches the database again (a save writes every event
         # after the last stored one). In this process's memory only, as the in-memory store.
         self._recent: OrderedDict[str, DialogueStateTracker] = OrderedDict()
+        # Shared through Redis when there is one, for every server (bot.cases.conversations_outage).
+        redis_url = get_settings().redis_url
+        self.outage: Optional[OutageCopies] = OutageCopies(redis_url, self.seal) if redis_url else None
+        self._from_deferred: set = set()  # conversations last read from a deferred copy
         try:
             self._ensure_schema()
         except sa.exc.OperationalError:  # the database is not up yet: tried again on first use
@@ -117,26 +122,47 @@ class AppendOnlySQLTrackerStore(TrackerStore):
             await asyncio.to_thread(self._save, tracker, forgotten is not None)
         except sa.exc.OperationalError:
             logger.warning("conversations.save_deferred reason=database_unavailable")
+            if self.outage is not None:
+                await self.outage.defer(tracker)
             return
+        if self.outage is not None:
+            await self.outage.saved(tracker, tracker.sender_id in self._from_deferred)
+            self._from_deferred.discard(tracker.sender_id)
         if forgotten is not None:
             logger.info("conversation.forgotten reason=request")
+            if self.outage is not None:
+                await self.outage.forget(tracker.sender_id)
             await forget_copies(tracker.sender_id)
         if time.monotonic() >= self._next_sweep:
             self._next_sweep = time.monotonic() + _SWEEP_EVERY_SECONDS
             await asyncio.to_thread(self.sweep)
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
-        """The latest session of the conversation (from its last ``session_started``); while the
-        database is down, the last state this process saw."""
+        """The latest session of the conversation (from its last ``session_started``); a copy
+        deferred in an outage first; while the database is down, the last state this process saw
+        if it is the latest (``ConversationsUnavailable`` if not; bot.cases.conversations_outage)."""
+        if self.outage is not None:
+            deferred = await self.outage.deferred(sender_id, lambda: self.init_tracker(sender_id))
+            if deferred is not None:
+                self._from_deferred.add(sender_id)
+                return deferred
         try:
             return await asyncio.to_thread(self._retrieve, sender_id, False)
         except sa.exc.OperationalError:
-            logger.warning("conversations.read_from_memory reason=database_unavailable")
             recent = self._recent.get(sender_id)
+            if self.outage is not None and (recent is None or not await self.outage.is_latest(recent)):
+                logger.warning("conversations.unavailable reason=database_unavailable")
+                raise ConversationsUnavailable(sender_id) from None
+            logger.warning("conversations.read_from_memory reason=database_unavailable")
             return copy.deepcopy(recent) if recent is not None else None
 
     async def retrieve_full_tracker(self, conversation_id: str) -> Optional[DialogueStateTracker]:
-        """Every session of the conversation."""
+        """Every session of the conversation (a copy deferred in an outage is written first)."""
+        if self.outage is not None:
+            deferred = await self.outage.deferred(conversation_id, lambda: self.init_tracker(conversation_id))
+            if deferred is not None:
+                self._from_deferred.add(conversation_id)
+                await self.save(deferred)
         return await asyncio.to_thread(self._retrieve, conversation_id, True)
 
     async def keys(self) -> Iterable[str]:
