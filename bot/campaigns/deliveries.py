@@ -110,18 +110,20 @@ class DeliveryRecords:
             ).first()
         return (str(row.state), row.updated_at) if row is not None else None
 
-    def status_callback(self, provider_id: str, state: str, reason: Optional[str] = None) -> Optional[str]:
-        """A provider's status for the message it numbered ``provider_id``; returns the sender id."""
+    def status_callback(self, provider_id: str, state: str, reason: Optional[str] = None) -> Optional[Tuple[str, str]]:
+        """A provider's status for the message it numbered ``provider_id``; (sender id, broadcast id)."""
         with self._tx() as conn:
             row = conn.execute(
-                select(Delivery.id, Delivery.sender_id).where(Delivery.provider_id == provider_id)
+                select(Delivery.id, Delivery.sender_id, Delivery.broadcast_id).where(
+                    Delivery.provider_id == provider_id
+                )
             ).first()
             if row is None:
                 return None
             conn.execute(
                 update(Delivery).where(Delivery.id == row.id).values(state=state, reason=reason, updated_at=utcnow())
             )
-            return str(row.sender_id)
+            return str(row.sender_id), str(row.broadcast_id)
 
     def progress(self, broadcast_id: str) -> Dict[str, int]:
         """Counts by delivery state (every state present, zeros included) and the total."""

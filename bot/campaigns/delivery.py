@@ -123,7 +123,7 @@ class Deliverer:
         if state not in ("queued", "held"):
             return state, 0.0
         if subscriber is None or subscriber.state != "active":
-            self.store.mark(bid, sender_id, "opted_out", only_from=("queued", "held"))
+            self._final(subscriber, bid, sender_id, "opted_out", only_from=("queued", "held"))
             return "opted_out", 0.0
         wait = self.quiet.wait(self._clock(), subscriber.timezone)
         if wait > 0:
@@ -135,8 +135,8 @@ class Deliverer:
         elif subscriber.channel == "whatsapp" and self.twilio is not None:
             result = self._whatsapp(bid, subscriber, item, text)
         else:
-            self.store.mark(
-                bid, sender_id, "skipped", f"cannot_push_{subscriber.channel}"[:32], only_from=("queued", "held")
+            self._final(
+                subscriber, bid, sender_id, "skipped", f"cannot_push_{subscriber.channel}"[:32], ("queued", "held")
             )
             return "skipped", 0.0
         if isinstance(result, str):
@@ -175,19 +175,50 @@ class Deliverer:
             if found.outcome == "retry":
                 return "held", LIVENESS_TTL
             if found.outcome == "sent":
-                self._sent(bid, sender_id, item, found.provider_id, "reconciled")
+                self._sent(subscriber, bid, item, found.provider_id, "reconciled")
                 logger.info("campaigns.send.reconciled broadcast=%s", bid)
                 return "sent", 0.0
             if self.store.mark(bid, sender_id, "queued", "resend", only_from=("sending",)):
                 logger.info("campaigns.send.resend broadcast=%s", bid)
                 return None
             return "taken", 0.0
-        self._sent(bid, sender_id, item, None, "unconfirmed")
+        self._sent(subscriber, bid, item, None, "unconfirmed", sender_id)
         logger.warning("campaigns.send.unconfirmed broadcast=%s", bid)
         return "sent", 0.0
 
-    def _sent(self, bid: str, sender_id: str, item: Item, provider_id: Optional[str], reason: Optional[str]) -> None:
-        self.store.mark(bid, sender_id, "sent", reason, provider_id=provider_id, only_from=("sending", "sent"))
+    def _final(
+        self,
+        subscriber: Optional[SubscriberInfo],
+        bid: str,
+        sender_id: str,
+        state: str,
+        reason: Optional[str] = None,
+        only_from: Tuple[str, ...] = ("sending",),
+        provider_id: Optional[str] = None,
+    ) -> bool:
+        """Record a row's outcome and, when this call recorded it, count it (``bot.analytics``)."""
+        done = self.store.mark(bid, sender_id, state, reason, provider_id=provider_id, only_from=only_from)
+        if done:
+            self.store.counts.count(
+                "campaign_messages",
+                state=state,
+                kind="tip" if bid.startswith("t-") else "broadcast",
+                channel=subscriber.channel if subscriber else None,
+                language=subscriber.language if subscriber else None,
+            )
+        return done
+
+    def _sent(
+        self,
+        subscriber: Optional[SubscriberInfo],
+        bid: str,
+        item: Item,
+        provider_id: Optional[str],
+        reason: Optional[str],
+        sender_id: str = "",
+    ) -> None:
+        sender_id = sender_id or (subscriber.sender_id if subscriber else "")
+        self._final(subscriber, bid, sender_id, "sent", reason, ("sending",), provider_id)
         if item.kind == "poll":
             poll = {"id": item.id, "choices": [c["id"] for c in item.choices]}
             self.redis.set(POLL_KEY.format(sender=sender_id), json.dumps(poll), ex=POLL_TTL)
@@ -203,7 +234,7 @@ class Deliverer:
             chat_id = int(address or "")
         except ValueError:
             reason = "no_address" if address is None else "bad_address"
-            self.store.mark(bid, subscriber.sender_id, "skipped", reason, only_from=("queued", "held"))
+            self._final(subscriber, bid, subscriber.sender_id, "skipped", reason, ("queued", "held"))
             return "skipped"
 
         def pace() -> None:
@@ -220,7 +251,7 @@ class Deliverer:
         sender_id = subscriber.sender_id
         address = self.addresses.address(sender_id)
         if address is None:
-            self.store.mark(bid, sender_id, "skipped", "no_address", only_from=("queued", "held"))
+            self._final(subscriber, bid, sender_id, "skipped", "no_address", ("queued", "held"))
             return "skipped"
         template = item.template or {}
         if self.addresses.in_window(sender_id):
@@ -231,7 +262,7 @@ class Deliverer:
             content = {"content_sid": str(template["content_sid"]), "variables": variables}
             mode = "t"
         else:
-            self.store.mark(bid, sender_id, "skipped", "outside_window", only_from=("queued", "held"))
+            self._final(subscriber, bid, sender_id, "skipped", "outside_window", ("queued", "held"))
             return "skipped"
         key = f"wa:{twilio.sender}"
         return self._claim_and_send(
@@ -284,13 +315,13 @@ class Deliverer:
     def _record(self, bid: str, subscriber: SubscriberInfo, item: Item, result: SendResult) -> str:
         sender_id = subscriber.sender_id
         if result.outcome == "sent":
-            self._sent(bid, sender_id, item, result.provider_id, None)
+            self._sent(subscriber, bid, item, result.provider_id, None)
             return "sent"
         if result.outcome == "blocked":
-            self.store.stop(sender_id)
-            self.store.mark(bid, sender_id, "opted_out", f"blocked_{result.code}", only_from=("sending",))
+            self.store.stop(sender_id, "blocked")
+            self._final(subscriber, bid, sender_id, "opted_out", f"blocked_{result.code}")
             logger.info("campaigns.send.unsubscribed code=%s", result.code)
             return "opted_out"
-        self.store.mark(bid, sender_id, "failed", f"{result.outcome}_{result.code}"[:32], only_from=("sending",))
+        self._final(subscriber, bid, sender_id, "failed", f"{result.outcome}_{result.code}"[:32])
         logger.warning("campaigns.send.failed outcome=%s code=%s", result.outcome, result.code)
         return "failed"
