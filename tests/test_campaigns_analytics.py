@@ -6,15 +6,20 @@ boundary, Redis real."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
 
 from bot.analytics.counts import Counts
+from bot.analytics.report import Query, load
 from bot.campaigns.delivery import Rates
 from bot.campaigns.store import CampaignStore, Segment
 from tests import console_kit
 from tests.campaign_fakes import FakePlatforms
 from tests.console_kit import Kit
 from tests.test_analytics_console import csv_cells, page_cells
-from tests.test_campaigns_delivery import Setup
+from tests.test_campaigns_delivery import LIB, Setup
 
 delivery = console_kit.delivery
 kit = console_kit.kit
@@ -62,3 +67,28 @@ async def test_subscriptions_stops_and_messages_are_counted_and_shown(kit: Kit) 
     # Filtered to WhatsApp, the Telegram messages are not there.
     filtered = page_cells(await (await boss.get("/console/analytics?channel=whatsapp")).text())
     assert not [c for c in filtered if c[0] == "campaign_messages" and c[2] not in ("0", "—")]
+
+
+async def test_a_finished_quiz_is_counted_without_its_score(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from actions.campaigns import ActionQuizAnswer
+    from bot.campaigns.store import campaign_store, close_campaign_stores
+    from bot.settings import get_settings
+    from tests.test_actions import run, tracker
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cases.db'}")
+    get_settings.cache_clear()
+    quiz = next(iter(LIB.quizzes.values()))
+    last = len(quiz.questions) - 1
+    slots = {"language": "ar", "quiz_state": f"{quiz.id}:{last}:2"}
+    answer = [{"entity": "quiz_choice", "value": str(quiz.questions[last]["answer"])}]
+    try:
+        messages, _ = await run(ActionQuizAnswer(), tracker("quiz_answer", "1", slots, answer))
+        assert LIB.reply("quiz_score", "ar", score=3, count=len(quiz.questions)) in messages[-1]["text"]
+        store = campaign_store(get_settings())
+        store.counts.flush()
+        today = datetime.now(timezone.utc).date()
+        counted = load(store.engine, Query(today - timedelta(days=1), today + timedelta(days=1)))
+        assert [(d, n) for _, d, n in counted["quiz_completions"]] == [({"channel": "unknown", "language": "ar"}, 1)]
+    finally:
+        close_campaign_stores()
+        get_settings.cache_clear()
