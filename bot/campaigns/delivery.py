@@ -49,7 +49,7 @@ from bot.campaigns.quiet import QuietHours
 from bot.campaigns.senders import SendResult, TelegramSender, TwilioSender
 from bot.campaigns.store import BroadcastInfo, CampaignStore, SubscriberInfo
 
-__all__ = ["Deliverer", "Rates", "POLL_KEY", "POLL_TTL", "render"]
+__all__ = ["Deliverer", "Rates", "POLL_KEY", "POLL_TTL", "render", "poll_sent"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,18 @@ MAX_RETRY_AFTER = 300.0
 SENDING_LEASE = 15.0
 # Twilio's creation time has whole seconds and another clock than ours.
 LOOKUP_SKEW = timedelta(seconds=5)
+
+
+# The WhatsApp connector's last numbered list (channels/whatsapp/choices.py, under its "amaan:" prefix).
+CHOICES_KEY = "amaan:wa:choices:{sender}"
+
+
+def poll_sent(redis: Any, sender_id: str, item: Item) -> None:
+    """A poll went out: a bare number answers it (``channels.campaigns``), not the list of buttons
+    the bot offered before it, which it supersedes (a list offered after it drops the poll's key)."""
+    poll = {"id": item.id, "choices": [c["id"] for c in item.choices]}
+    redis.set(POLL_KEY.format(sender=sender_id), json.dumps(poll), ex=POLL_TTL)
+    redis.delete(CHOICES_KEY.format(sender=sender_id))
 
 
 @dataclass(frozen=True)
@@ -220,8 +232,7 @@ class Deliverer:
         sender_id = sender_id or (subscriber.sender_id if subscriber else "")
         self._final(subscriber, bid, sender_id, "sent", reason, ("sending",), provider_id)
         if item.kind == "poll":
-            poll = {"id": item.id, "choices": [c["id"] for c in item.choices]}
-            self.redis.set(POLL_KEY.format(sender=sender_id), json.dumps(poll), ex=POLL_TTL)
+            poll_sent(self.redis, sender_id, item)
 
     # --- per platform --------------------------------------------------------------------------
 
