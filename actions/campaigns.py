@@ -200,6 +200,8 @@ class ActionQuizAnswer(Action):
         final = library.reply("quiz_score", lang, score=score, count=len(quiz.questions))
         dispatcher.utter_message(text=f"{explained}\n\n{final}")
         logger.info("campaigns.quiz.finished quiz=%s", quiz.id)  # no score in the log: it says nothing needed
+        channel = tracker.get_latest_input_channel() or None
+        _store().counts.count("quiz_completions", channel=channel, language=lang)  # never the score
         return [SlotSet("quiz_state", None)]
 
 

@@ -1,5 +1,7 @@
 """The Campaigns page in Debian's Chromium: a supervisor launches a poll to the Arabic speakers on
-Telegram, watches its progress and its results as counts; a counselor is refused. The console runs
+Telegram and watches its progress and its results change on the page, without reloading it; writes
+a message in both languages, previews it per channel and schedules it for tomorrow morning (one
+language alone is refused politely); a counselor is refused. The console runs
 in this process on a real SQLite database and real Redis; Telegram is faked at its HTTP boundary."""
 
 from __future__ import annotations
@@ -7,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterator, Tuple
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import web
@@ -110,6 +113,9 @@ def test_a_supervisor_launches_a_poll_and_a_counselor_is_refused(
     broadcast_id = row.get_attribute("data-id") or ""
     assert "poll-talked-about-safety" in row.inner_text()
 
+    assert row.query_selector('[data-state="sent"]').inner_text() == "sent 0"  # type: ignore[union-attr]
+    boss.evaluate("window.stillThisPage = true")  # gone if the page reloads
+
     # The worker's jobs, run here; two Arabic-speaking teens answer.
     worker.fan_out(broadcast_id)
     worker.send_batch(broadcast_id, senders)
@@ -117,10 +123,50 @@ def test_a_supervisor_launches_a_poll_and_a_counselor_is_refused(
     for choice in ("yes", "no"):
         store.vote("poll-talked-about-safety", choice)
 
-    boss.reload()
     done = boss.wait_for_selector(f'[data-id="{broadcast_id}"][data-status="done"]', timeout=WAIT)
-    assert done.query_selector('[data-state="sent"]').inner_text() == "sent 2"  # type: ignore[union-attr]
-    assert done.query_selector('[data-choice="yes"]').inner_text() == "yes 1"  # type: ignore[union-attr]
+    boss.wait_for_function(
+        """id => {
+            const row = document.querySelector(`[data-id="${id}"]`);
+            return row.querySelector('[data-state="sent"]').textContent === "sent 2"
+                && row.querySelector('[data-choice="yes"]').textContent === "yes 1";
+        }""",
+        arg=broadcast_id,
+        timeout=WAIT,
+    )
+    assert done.query_selector('[data-choice="no"]').inner_text() == "no 1"  # type: ignore[union-attr]
+    assert boss.evaluate("window.stillThisPage") is True  # live, not reloaded
+    store.vote("poll-talked-about-safety", "yes")
+    boss.wait_for_function(
+        """id => document.querySelector(`[data-id="${id}"] [data-choice="yes"]`).textContent === "yes 2" """,
+        arg=broadcast_id,
+        timeout=WAIT,
+    )
+
+    # A message written on the page: both languages, previewed per channel, scheduled.
+    tomorrow = (datetime.now(ZoneInfo("Asia/Riyadh")) + timedelta(days=1)).strftime("%Y-%m-%dT08:00")
+    boss.select_option("#launch-item", "text")
+    assert boss.is_visible("#written")
+    boss.fill("#text-ar", "تذكير: تحدثوا مع أطفالكم عن الأمان على الإنترنت")
+    assert boss.inner_text('[data-preview="telegram-ar"]') == "تذكير: تحدثوا مع أطفالكم عن الأمان على الإنترنت"
+    assert boss.inner_text('[data-preview="whatsapp-ar"]') == boss.inner_text('[data-preview="telegram-ar"]')
+    boss.fill("#launch-at", tomorrow)
+    with boss.expect_navigation():
+        boss.click("#launch-send")
+    assert "both Arabic and English" in boss.inner_text("body")  # English missing: refused, politely
+    boss.go_back()
+    boss.wait_for_selector("#launch", timeout=WAIT)
+    boss.select_option("#launch-item", "text")
+    boss.fill("#text-ar", "تذكير: تحدثوا مع أطفالكم عن الأمان على الإنترنت")
+    boss.fill("#text-en", "A reminder: talk with your children about staying safe online")
+    assert boss.inner_text('[data-preview="whatsapp-en"]').startswith("A reminder")
+    boss.fill("#launch-at", tomorrow)
+    boss.click("#launch-send")
+    boss.wait_for_selector('[data-testid=broadcast][data-status="scheduled"]', timeout=WAIT)
+    scheduled = store.broadcasts()[0]
+    assert scheduled.status == "scheduled" and scheduled.texts["en"].startswith("A reminder")
+    assert scheduled.send_at.astimezone(ZoneInfo("Asia/Riyadh")).strftime("%Y-%m-%dT%H:%M") == tomorrow
+
     actions = [e.action for e in app_console.audit.entries(actor="boss")]
-    assert "campaign_send" in actions and "view_campaigns" in actions
+    assert actions.count("campaign_send") == 2 and "view_campaigns" in actions
+    assert any("at=" in (e.detail or "") for e in app_console.audit.entries(actor="boss"))
     store.close()

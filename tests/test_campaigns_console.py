@@ -5,8 +5,9 @@ counts; Telegram faked at its HTTP boundary, Redis real."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import AsyncIterator, Iterator
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -75,6 +76,7 @@ async def test_counselors_are_refused_every_campaign_door(kit: Kit) -> None:
     assert (await mona.get("/console/campaigns")).status == 403
     assert (await mona.post("/console/campaigns", {"item": "msg-back-to-school"})).status == 403
     assert (await mona.post("/console/campaigns/bsomething/pause")).status == 403
+    assert (await mona.get("/console/campaigns/progress")).status == 403
     assert "Campaigns" not in await (await mona.get("/console")).text()
 
 
@@ -119,3 +121,35 @@ async def test_a_supervisor_launches_a_poll_and_watches_progress_and_results(kit
     assert ("campaign_pause", f"broadcast={broadcast['id']}") in actions
     assert [a for a, _ in actions].count("view_campaigns") >= 3
     store.close()
+
+
+async def test_a_written_message_needs_both_languages_and_a_time_ahead(kit: Kit) -> None:
+    boss = await kit.signed_in("boss", "supervisor")
+    ar, en = "تذكير: تحدثوا مع أطفالكم", "A reminder: talk with your children"
+    tomorrow = (datetime.now(ZoneInfo("Asia/Riyadh")) + timedelta(days=1)).strftime("%Y-%m-%dT08:00")
+    refused = {
+        "Arabic only": {"item": "text", "text_ar": ar, "text_en": "  "},
+        "too long": {"item": "text", "text_ar": ar, "text_en": "x" * 1001},
+        "in the past": {"item": "text", "text_ar": ar, "text_en": en, "send_at": "2020-01-01T08:00"},
+        "not a time": {"item": "text", "text_ar": ar, "text_en": en, "send_at": "tomorrow"},
+        "next year": {"item": "text", "text_ar": ar, "text_en": en, "send_at": "2099-01-01T08:00"},
+    }
+    for case, form in refused.items():
+        answer = await boss.post("/console/campaigns", form)
+        assert answer.status == 400, case
+        assert "both Arabic and English" in await answer.text() or "Give a time" in await answer.text(), case
+    launched = await boss.post(
+        "/console/campaigns", {"item": "text", "text_ar": ar, "text_en": en, "send_at": tomorrow}
+    )
+    assert launched.status == 303
+    progress = await (await boss.client.get("/console/campaigns/progress")).json()
+    [shown] = progress["broadcasts"]
+    assert (shown["item"], shown["status"]) == ("text", "scheduled")
+    assert datetime.fromisoformat(shown["send_at"]).astimezone(ZoneInfo("Asia/Riyadh")).strftime("%Y-%m-%dT%H:%M") == (
+        tomorrow
+    )
+    store = CampaignStore.from_url(kit.console.config.database_url)
+    assert store.broadcast(shown["id"]).texts == {"ar": ar, "en": en}  # type: ignore[union-attr]
+    store.close()
+    [(action, detail)] = [(a, d) for who, a, d in audited(kit) if who == "boss" and a == "campaign_send"]
+    assert detail.startswith("item=text at=")

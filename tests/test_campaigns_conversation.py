@@ -14,7 +14,7 @@ import redis
 
 from bot.campaigns.addresses import WhatsAppAddresses, address_cipher
 from bot.campaigns.content import CampaignLibrary
-from bot.campaigns.delivery import Deliverer, Rates
+from bot.campaigns.delivery import Deliverer, Rates, poll_sent
 from bot.campaigns.quiet import QuietHours
 from bot.campaigns.senders import TelegramSender
 from bot.campaigns.store import CampaignStore, Segment
@@ -219,3 +219,25 @@ async def test_whatsapp_subscribe_stop_and_counselor_replies_still_go(whatsapp: 
     assert store.get(user.sender_id).state == "stopped"  # type: ignore[union-attr]
     assert await user.say("what is grooming?")  # still answered
     assert (await user.say("start")) == [reply("restarted", "en")]
+
+
+async def test_whatsapp_a_number_answers_the_newest_list_poll_or_buttons(whatsapp: WhatsApp, bot: Bot) -> None:  # noqa: F811
+    """On WhatsApp buttons are numbered lists too: "2" goes to whichever list the user saw last."""
+    user = whatsapp.user()
+    first = await user.say("hello")
+    assert "3. " in first[-1]  # the audience list: before the poll, "2" would have meant a teen
+    poll = LIB.polls["poll-talked-about-safety"]
+    r = redis.Redis.from_url(get_settings().redis_url or "")
+    poll_sent(r, user.sender_id, poll)  # what the worker does once the poll has gone out
+    store = store_of(bot)
+    before = store.poll_counts(poll.id).get("no", 0)
+    assert await user.say("2") == [LIB.reply("poll_thanks", "en")]
+    assert store.poll_counts(poll.id)["no"] == before + 1
+
+    poll_sent(r, user.sender_id, poll)  # another poll, then the user starts a quiz: its list is newer
+    quiz = next(iter(LIB.quizzes.values()))
+    assert quiz.questions[0]["en"]["question"] in "\n".join(await user.say("quiz"))
+    answered = "\n".join(await user.say("2"))
+    assert LIB.reply("quiz_right", "en") in answered or quiz.questions[0]["en"]["explanation"] in answered
+    assert store.poll_counts(poll.id)["no"] == before + 1  # not taken for the poll
+    store.close()

@@ -41,6 +41,12 @@ METRICS: Dict[str, Tuple[str, ...]] = {
     "cases_closed": ("outcome",),
     # Seconds from a case opened to its first counselor message, in the buckets below.
     "first_response": ("risk", "bucket"),
+    # Campaigns (bot/campaigns): subscriptions (new or started again), stops (by the user's word,
+    # a Telegram block, Twilio's STOP), each campaign message's outcome, quizzes finished.
+    "campaign_subscriptions": ("channel", "language", "audience"),
+    "campaign_stops": ("channel", "language", "reason"),  # reason: user | blocked | twilio_stop
+    "campaign_messages": ("state", "kind", "channel", "language"),  # state: sent delivered failed ...
+    "quiz_completions": ("channel", "language"),
 }
 
 # Upper bounds (seconds) of the first-response buckets; 300 and 3600 are bounds, so the share of

@@ -185,6 +185,9 @@ def _quantile(buckets: Mapping[str, int], q: float) -> str:
     return "—"
 
 
+_MESSAGE_STATES = ("sent", "delivered", "failed", "skipped", "opted_out")
+
+
 def build(engine: Engine, query: Query) -> Report:
     counted = load(engine, query)
     tables = [
@@ -203,5 +206,9 @@ def build(engine: Engine, query: Query) -> Report:
         _breakdown("cases_claimed", counted, "cases_claimed", "risk", query, ("urgent", "high", "normal")),
         _breakdown("cases_closed", counted, "cases_closed", "outcome", query),
         _first_response(counted, query),
+        _breakdown("campaign_subscriptions", counted, "campaign_subscriptions", "audience", query),
+        _breakdown("campaign_stops", counted, "campaign_stops", "reason", query, ("user", "blocked", "twilio_stop")),
+        _breakdown("campaign_messages", counted, "campaign_messages", "state", query, _MESSAGE_STATES),
+        _breakdown("quiz_completions", counted, "quiz_completions", "language", query, ("ar", "en")),
     ]
     return Report(query, tables)

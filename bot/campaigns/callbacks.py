@@ -34,10 +34,19 @@ def apply_twilio_status(
             state, reason = "failed", f"twilio_{code[:10]}" if code else "twilio"
     else:
         return None  # queued, sent, accepted: nothing new
-    sender_id = store.status_callback(message_sid, state, reason)
-    if sender_id is None:
+    found = store.status_callback(message_sid, state, reason)
+    if found is None:
         return None
+    sender_id, broadcast_id = found
+    subscriber = store.get(sender_id)
+    store.counts.count(
+        "campaign_messages",
+        state=state,
+        kind="tip" if broadcast_id.startswith("t-") else "broadcast",
+        channel="whatsapp",
+        language=subscriber.language if subscriber else None,
+    )
     if state == "opted_out":
-        store.stop(sender_id)
+        store.stop(sender_id, "twilio_stop")
     logger.info("campaigns.status state=%s", state)
     return state

@@ -42,8 +42,8 @@ class DeliveryRecords:
                 [dict(broadcast_id=broadcast_id, sender_id=s, state="queued", updated_at=now) for s in sender_ids],
             )
 
-    def claim(self, broadcast_id: str, sender_id: str) -> bool:
-        """queued/held → sending; True for exactly one caller."""
+    def claim(self, broadcast_id: str, sender_id: str, signature: Optional[str] = None) -> bool:
+        """queued/held → sending, signed (``w:<worker id>:<how>``, in ``reason``); True for exactly one caller."""
         with self._tx() as conn:
             return bool(
                 conn.execute(
@@ -53,7 +53,7 @@ class DeliveryRecords:
                         Delivery.sender_id == sender_id,
                         Delivery.state.in_(("queued", "held")),
                     )
-                    .values(state="sending", updated_at=utcnow())
+                    .values(state="sending", reason=signature, updated_at=utcnow())
                 ).rowcount
             )
 
@@ -79,12 +79,18 @@ class DeliveryRecords:
         found = self.delivery(broadcast_id, sender_id)
         return found[0] if found else None
 
-    def recipient(self, broadcast_id: str, sender_id: str) -> Optional[Tuple[str, datetime, Optional[Any]]]:
-        """(delivery state, when it changed, the subscriber or None) in one query, for the sender."""
+    def recipient(
+        self, broadcast_id: str, sender_id: str
+    ) -> Optional[Tuple[str, datetime, Optional[Any], Optional[str]]]:
+        """(delivery state, when it changed, the subscriber or None, the reason or a sending row's
+        signature) in one query, for the sender."""
         with self._tx() as conn:
             row = conn.execute(
                 select(
-                    Delivery.state.label("delivery_state"), Delivery.updated_at.label("delivery_changed"), Subscriber
+                    Delivery.state.label("delivery_state"),
+                    Delivery.updated_at.label("delivery_changed"),
+                    Delivery.reason.label("delivery_reason"),
+                    Subscriber,
                 )
                 .outerjoin(Subscriber, Subscriber.sender_id == Delivery.sender_id)
                 .where(Delivery.broadcast_id == broadcast_id, Delivery.sender_id == sender_id)
@@ -92,7 +98,7 @@ class DeliveryRecords:
         if row is None:
             return None
         found = subscriber_info(row) if row.channel is not None else None
-        return str(row.delivery_state), row.delivery_changed, found
+        return str(row.delivery_state), row.delivery_changed, found, row.delivery_reason
 
     def delivery(self, broadcast_id: str, sender_id: str) -> Optional[Tuple[str, datetime]]:
         """(state, when it last changed), or None when there is no such row."""
@@ -104,18 +110,20 @@ class DeliveryRecords:
             ).first()
         return (str(row.state), row.updated_at) if row is not None else None
 
-    def status_callback(self, provider_id: str, state: str, reason: Optional[str] = None) -> Optional[str]:
-        """A provider's status for the message it numbered ``provider_id``; returns the sender id."""
+    def status_callback(self, provider_id: str, state: str, reason: Optional[str] = None) -> Optional[Tuple[str, str]]:
+        """A provider's status for the message it numbered ``provider_id``; (sender id, broadcast id)."""
         with self._tx() as conn:
             row = conn.execute(
-                select(Delivery.id, Delivery.sender_id).where(Delivery.provider_id == provider_id)
+                select(Delivery.id, Delivery.sender_id, Delivery.broadcast_id).where(
+                    Delivery.provider_id == provider_id
+                )
             ).first()
             if row is None:
                 return None
             conn.execute(
                 update(Delivery).where(Delivery.id == row.id).values(state=state, reason=reason, updated_at=utcnow())
             )
-            return str(row.sender_id)
+            return str(row.sender_id), str(row.broadcast_id)
 
     def progress(self, broadcast_id: str) -> Dict[str, int]:
         """Counts by delivery state (every state present, zeros included) and the total."""

@@ -3,22 +3,33 @@
 The delivery row (broadcast id, sender id) is the idempotency key. In order:
 
 1. a row no longer queued or held was dealt with already (a job run twice, or again after a
-   worker was killed): nothing happens;
+   worker was killed): nothing happens; a row left in ``sending`` is resolved first (below);
 2. a subscriber who stopped (or deleted their data) is ``opted_out``; quiet hours in their zone
    make it ``held`` (the caller queues it again for when they end);
 3. the message is chosen for the channel: Telegram text; WhatsApp free text inside the 24-hour
    window, else the item's approved template, else ``skipped``; the web and REST channels cannot
    push, so ``skipped``;
 4. the pace is awaited (``bot.campaigns.pacing``), the request built, and only then the row is
-   claimed (queued → sending, one conditional UPDATE: one worker wins) and the request sent at once;
+   claimed (queued → sending, one conditional UPDATE: one worker wins), signed with this process's
+   id (``bot.campaigns.liveness``) and how it was sent, and the request sent at once;
 5. the outcome is recorded: ``sent`` with the provider's id (Twilio's status callbacks then say
    delivered or failed), ``opted_out`` and the subscription stopped on Telegram 403 or Twilio
-   21610, ``failed`` on any other 4xx, and 5xx/network errors retried with backoff.
+   21610, ``failed`` on any other 4xx, and 5xx/network errors retried with backoff. A request that
+   never reached the platform (429, no connection) gives the claim back while it waits.
 
-A worker killed with ``kill -9`` leaves at most one row per thread in ``sending``: its request had
-left, or was a few microseconds from leaving (the claim is the last step before the request). Such
-a row is never sent again (no child gets a second copy) and counts as sent, ``unconfirmed``, once
-``SENDING_LEASE`` has passed.
+**A worker killed in the middle** (``kill -9``) leaves at most one row per thread in ``sending``:
+the one whose request was on the wire. Rows still signed by a live process are left alone; once
+the signer's liveness key has expired, its connections are closed and the platform has all it
+will ever get, so the row is resolved:
+
+* WhatsApp: Twilio is asked (``TwilioSender.find``) for a message from our sender to that number
+  since the claim (with the same text when it was free text; outside the window nothing but a
+  campaign template can have gone to them). Found: ``sent`` with its sid (``reconciled``). Not
+  found: the request never arrived, so the row is queued again and sent now. Exactly once.
+* Telegram: the Bot API can neither be asked nor given an idempotency key. The row is counted
+  ``sent`` (``unconfirmed``) and not sent again: right whenever the request had been written to
+  the socket, which is all of the row's time in ``sending`` but the microseconds between the
+  claim's commit and the write. Never a second copy; a loss only if the kill falls in that gap.
 """
 
 from __future__ import annotations
@@ -27,17 +38,18 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from bot.campaigns.addresses import WhatsAppAddresses
 from bot.campaigns.content import CampaignLibrary, Item
+from bot.campaigns.liveness import LIVENESS_TTL, WorkerLiveness
 from bot.campaigns.pacing import Pacer
 from bot.campaigns.quiet import QuietHours
 from bot.campaigns.senders import SendResult, TelegramSender, TwilioSender
 from bot.campaigns.store import BroadcastInfo, CampaignStore, SubscriberInfo
 
-__all__ = ["Deliverer", "Rates", "POLL_KEY", "POLL_TTL", "render"]
+__all__ = ["Deliverer", "Rates", "POLL_KEY", "POLL_TTL", "render", "poll_sent"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +57,22 @@ POLL_KEY = "amaan:camp:poll:{sender}"  # read by channels.campaigns: a bare numb
 POLL_TTL = 7 * 24 * 3600
 ATTEMPTS = 4
 MAX_RETRY_AFTER = 300.0
-# Longer than one send takes with its retries (429 waits aside); see ``Deliverer._unfinished``.
+# Rows claimed before rows were signed (no worker id): resolved once this old.
 SENDING_LEASE = 15.0
+# Twilio's creation time has whole seconds and another clock than ours.
+LOOKUP_SKEW = timedelta(seconds=5)
+
+
+# The WhatsApp connector's last numbered list (channels/whatsapp/choices.py, under its "amaan:" prefix).
+CHOICES_KEY = "amaan:wa:choices:{sender}"
+
+
+def poll_sent(redis: Any, sender_id: str, item: Item) -> None:
+    """A poll went out: a bare number answers it (``channels.campaigns``), not the list of buttons
+    the bot offered before it, which it supersedes (a list offered after it drops the poll's key)."""
+    poll = {"id": item.id, "choices": [c["id"] for c in item.choices]}
+    redis.set(POLL_KEY.format(sender=sender_id), json.dumps(poll), ex=POLL_TTL)
+    redis.delete(CHOICES_KEY.format(sender=sender_id))
 
 
 @dataclass(frozen=True)
@@ -79,6 +105,7 @@ class Deliverer:
         addresses: WhatsAppAddresses,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         sleep: Callable[[float], None] = time.sleep,
+        liveness: Optional[WorkerLiveness] = None,
     ):
         self.store = store
         self.library = library
@@ -89,6 +116,7 @@ class Deliverer:
         self.twilio = twilio
         self.addresses = addresses
         self.pacer = Pacer(redis, sleep)
+        self.liveness = liveness or WorkerLiveness(redis)
         self._clock = clock
         self._sleep = sleep
 
@@ -96,45 +124,115 @@ class Deliverer:
         """Deliver ``item`` to ``sender_id`` under ``broadcast``'s key; (state, seconds to wait when held)."""
         bid = broadcast.id
         found = self.store.recipient(bid, sender_id)
-        if found is not None and found[0] == "sending":
-            return self._unfinished(bid, sender_id, found[1])
-        if found is None or found[0] not in ("queued", "held"):
-            return found[0] if found else "unknown", 0.0
-        subscriber = found[2]
+        if found is None:
+            return "unknown", 0.0
+        state, changed, subscriber, signature = found
+        if state == "sending":
+            resolved = self._unfinished(broadcast, item, sender_id, changed, signature, subscriber)
+            if resolved is not None:
+                return resolved
+            state = "queued"  # it never reached the platform: it goes out now
+        if state not in ("queued", "held"):
+            return state, 0.0
         if subscriber is None or subscriber.state != "active":
-            self.store.mark(bid, sender_id, "opted_out", only_from=("queued", "held"))
+            self._final(subscriber, bid, sender_id, "opted_out", only_from=("queued", "held"))
             return "opted_out", 0.0
         wait = self.quiet.wait(self._clock(), subscriber.timezone)
         if wait > 0:
             self.store.mark(bid, sender_id, "held", "quiet_hours", only_from=("queued", "held"))
             return "held", wait
-        language = subscriber.language
-        text = render(
-            item, broadcast, language, self.library.reply("poll_hint", language) if item.kind == "poll" else ""
-        )
+        text = self._text(item, broadcast, subscriber.language)
         if subscriber.channel == "telegram" and self.telegram is not None:
             result = self._telegram(bid, subscriber, text)
         elif subscriber.channel == "whatsapp" and self.twilio is not None:
             result = self._whatsapp(bid, subscriber, item, text)
         else:
-            self.store.mark(
-                bid, sender_id, "skipped", f"cannot_push_{subscriber.channel}"[:32], only_from=("queued", "held")
+            self._final(
+                subscriber, bid, sender_id, "skipped", f"cannot_push_{subscriber.channel}"[:32], ("queued", "held")
             )
             return "skipped", 0.0
         if isinstance(result, str):
             return result, 0.0
         return self._record(bid, subscriber, item, result), 0.0
 
-    def _unfinished(self, bid: str, sender_id: str, since: datetime) -> Tuple[str, float]:
-        """A row left in ``sending``: within ``SENDING_LEASE`` another worker may still be at it
-        (look again later); after it, its worker died with the request sent or leaving: never sent
-        again, counted as sent (``unconfirmed``)."""
-        age = (self._clock() - since).total_seconds()
-        if age < SENDING_LEASE:
-            return "held", SENDING_LEASE - age
-        self.store.mark(bid, sender_id, "sent", "unconfirmed", only_from=("sending",))
+    def _text(self, item: Item, broadcast: BroadcastInfo, language: str) -> str:
+        return render(
+            item, broadcast, language, self.library.reply("poll_hint", language) if item.kind == "poll" else ""
+        )
+
+    def _unfinished(
+        self,
+        broadcast: BroadcastInfo,
+        item: Item,
+        sender_id: str,
+        since: datetime,
+        signature: Optional[str],
+        subscriber: Optional[SubscriberInfo],
+    ) -> Optional[Tuple[str, float]]:
+        """A row left in ``sending`` (see the module's docstring): (state, wait) when settled or to
+        look again later; None when its request never reached the platform and it is queued again."""
+        bid = broadcast.id
+        worker, _, mode = (signature or "").partition(":")[2].partition(":")
+        if worker:
+            if self.liveness.alive(worker):
+                return "held", LIVENESS_TTL  # still in its signer's hands
+        else:
+            age = (self._clock() - since).total_seconds()
+            if age < SENDING_LEASE:
+                return "held", SENDING_LEASE - age
+        address = self.addresses.address(sender_id) if mode in ("b", "t") else None
+        if self.twilio is not None and subscriber is not None and address is not None:
+            body = self._text(item, broadcast, subscriber.language) if mode == "b" else None
+            found = self.twilio.find(address, since - LOOKUP_SKEW, body)
+            if found.outcome == "retry":
+                return "held", LIVENESS_TTL
+            if found.outcome == "sent":
+                self._sent(subscriber, bid, item, found.provider_id, "reconciled")
+                logger.info("campaigns.send.reconciled broadcast=%s", bid)
+                return "sent", 0.0
+            if self.store.mark(bid, sender_id, "queued", "resend", only_from=("sending",)):
+                logger.info("campaigns.send.resend broadcast=%s", bid)
+                return None
+            return "taken", 0.0
+        self._sent(subscriber, bid, item, None, "unconfirmed", sender_id)
         logger.warning("campaigns.send.unconfirmed broadcast=%s", bid)
         return "sent", 0.0
+
+    def _final(
+        self,
+        subscriber: Optional[SubscriberInfo],
+        bid: str,
+        sender_id: str,
+        state: str,
+        reason: Optional[str] = None,
+        only_from: Tuple[str, ...] = ("sending",),
+        provider_id: Optional[str] = None,
+    ) -> bool:
+        """Record a row's outcome and, when this call recorded it, count it (``bot.analytics``)."""
+        done = self.store.mark(bid, sender_id, state, reason, provider_id=provider_id, only_from=only_from)
+        if done:
+            self.store.counts.count(
+                "campaign_messages",
+                state=state,
+                kind="tip" if bid.startswith("t-") else "broadcast",
+                channel=subscriber.channel if subscriber else None,
+                language=subscriber.language if subscriber else None,
+            )
+        return done
+
+    def _sent(
+        self,
+        subscriber: Optional[SubscriberInfo],
+        bid: str,
+        item: Item,
+        provider_id: Optional[str],
+        reason: Optional[str],
+        sender_id: str = "",
+    ) -> None:
+        sender_id = sender_id or (subscriber.sender_id if subscriber else "")
+        self._final(subscriber, bid, sender_id, "sent", reason, ("sending",), provider_id)
+        if item.kind == "poll":
+            poll_sent(self.redis, sender_id, item)
 
     # --- per platform --------------------------------------------------------------------------
 
@@ -147,7 +245,7 @@ class Deliverer:
             chat_id = int(address or "")
         except ValueError:
             reason = "no_address" if address is None else "bad_address"
-            self.store.mark(bid, subscriber.sender_id, "skipped", reason, only_from=("queued", "held"))
+            self._final(subscriber, bid, subscriber.sender_id, "skipped", reason, ("queued", "held"))
             return "skipped"
 
         def pace() -> None:
@@ -155,7 +253,7 @@ class Deliverer:
             self.pacer.wait("tg", self.rates.telegram)
 
         return self._claim_and_send(
-            bid, subscriber.sender_id, pace, lambda: telegram.prepare(chat_id, text), telegram.send, "tg"
+            bid, subscriber.sender_id, pace, lambda: telegram.prepare(chat_id, text), telegram.send, "tg", "g"
         )
 
     def _whatsapp(self, bid: str, subscriber: SubscriberInfo, item: Item, text: str) -> Any:
@@ -164,16 +262,18 @@ class Deliverer:
         sender_id = subscriber.sender_id
         address = self.addresses.address(sender_id)
         if address is None:
-            self.store.mark(bid, sender_id, "skipped", "no_address", only_from=("queued", "held"))
+            self._final(subscriber, bid, sender_id, "skipped", "no_address", ("queued", "held"))
             return "skipped"
         template = item.template or {}
         if self.addresses.in_window(sender_id):
             content: Dict[str, Any] = {"body": text}
+            mode = "b"
         elif template.get("content_sid"):
             variables = {str(k): str(v) for k, v in (template.get("variables") or {}).items()}
             content = {"content_sid": str(template["content_sid"]), "variables": variables}
+            mode = "t"
         else:
-            self.store.mark(bid, sender_id, "skipped", "outside_window", only_from=("queued", "held"))
+            self._final(subscriber, bid, sender_id, "skipped", "outside_window", ("queued", "held"))
             return "skipped"
         key = f"wa:{twilio.sender}"
         return self._claim_and_send(
@@ -183,6 +283,7 @@ class Deliverer:
             lambda: twilio.prepare(address, **content),
             twilio.send,
             key,
+            mode,
         )
 
     def _claim_and_send(
@@ -193,18 +294,24 @@ class Deliverer:
         prepare: Callable[[], Any],
         send: Callable[[Any], SendResult],
         pace_key: str,
+        mode: str,
     ) -> Any:
-        """Pace, build, claim the row (first attempt only), send at once; retries keep the claim."""
+        """Pace, build, claim the row signed ``w:<worker>:<mode>``, send at once. A retry keeps the
+        claim when the request may have arrived, and gives it back while waiting when it cannot have."""
+        self.liveness.ensure_started()
+        signature = f"w:{self.liveness.worker_id}:{mode}"
         claimed = False
         result = SendResult("retry")
         for n in range(ATTEMPTS):
             pace()
             request = prepare()
             if not claimed:
-                if not self.store.claim(bid, sender_id):
+                if not self.store.claim(bid, sender_id, signature):
                     return "taken"  # another worker holds it
                 claimed = True
             result = send(request)
+            if not result.left and result.outcome in ("limited", "retry") and n + 1 < ATTEMPTS:
+                claimed = not self.store.mark(bid, sender_id, "queued", only_from=("sending",))
             if result.outcome == "limited":
                 wait = min(result.retry_after, MAX_RETRY_AFTER)
                 logger.info("campaigns.send.limited retry_after=%.1f", wait)
@@ -219,16 +326,13 @@ class Deliverer:
     def _record(self, bid: str, subscriber: SubscriberInfo, item: Item, result: SendResult) -> str:
         sender_id = subscriber.sender_id
         if result.outcome == "sent":
-            self.store.mark(bid, sender_id, "sent", provider_id=result.provider_id, only_from=("sending", "sent"))
-            if item.kind == "poll":
-                poll = {"id": item.id, "choices": [c["id"] for c in item.choices]}
-                self.redis.set(POLL_KEY.format(sender=sender_id), json.dumps(poll), ex=POLL_TTL)
+            self._sent(subscriber, bid, item, result.provider_id, None)
             return "sent"
         if result.outcome == "blocked":
-            self.store.stop(sender_id)
-            self.store.mark(bid, sender_id, "opted_out", f"blocked_{result.code}", only_from=("sending",))
+            self.store.stop(sender_id, "blocked")
+            self._final(subscriber, bid, sender_id, "opted_out", f"blocked_{result.code}")
             logger.info("campaigns.send.unsubscribed code=%s", result.code)
             return "opted_out"
-        self.store.mark(bid, sender_id, "failed", f"{result.outcome}_{result.code}"[:32], only_from=("sending",))
+        self._final(subscriber, bid, sender_id, "failed", f"{result.outcome}_{result.code}"[:32])
         logger.warning("campaigns.send.failed outcome=%s code=%s", result.outcome, result.code)
         return "failed"

@@ -7,7 +7,14 @@ between and nothing slow stands between the claim and the request leaving (``bot
 
 Outcomes: ``sent`` (with the provider's id), ``retry`` (5xx or network: try again with backoff),
 ``limited`` (429: wait ``retry_after``), ``blocked`` (Telegram 403, Twilio 21610: unsubscribe),
-``failed`` (any other 4xx: never retried).
+``failed`` (any other 4xx: never retried). ``left`` says whether the request may have reached the
+platform: False when the connection was never made or the platform refused it (429), so that the
+delivery can give its claim back before waiting (``bot.campaigns.delivery``).
+
+``TwilioSender.find`` looks a message up after the fact (Twilio's ``GET Messages.json`` by ``To``
+and ``From``): the delivery resolves a send that a killed worker left unconfirmed. Telegram's Bot
+API has nothing like it (a bot cannot read its own messages back, and ``sendMessage`` takes no
+idempotency key).
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any, Dict, List, Optional
 
 import httpx
@@ -32,6 +41,10 @@ class SendResult:
     provider_id: Optional[str] = None
     retry_after: float = 0.0
     code: Optional[str] = None
+    left: bool = True  # the request may have reached the platform
+
+
+_NEVER_LEFT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def _json(response: httpx.Response) -> Dict[str, Any]:
@@ -63,14 +76,14 @@ class TelegramSender:
             logger.warning(
                 "campaigns.telegram.network error=%s", type(error).__name__
             )  # never the URL: it has the token
-            return SendResult("retry")
+            return SendResult("retry", left=not isinstance(error, _NEVER_LEFT))
         body = _json(response)
         if response.status_code == 200 and body.get("ok"):
             return SendResult("sent", str((body.get("result") or {}).get("message_id") or ""))
         code = str(response.status_code)
         if response.status_code == 429:
             retry_after = float((body.get("parameters") or {}).get("retry_after") or 1)
-            return SendResult("limited", retry_after=retry_after, code=code)
+            return SendResult("limited", retry_after=retry_after, code=code, left=False)
         if response.status_code == 403:
             return SendResult("blocked", code=code)
         if response.status_code >= 500:
@@ -122,15 +135,41 @@ class TwilioSender:
             response = self._client.send(request, auth=self._auth)
         except httpx.HTTPError as error:
             logger.warning("campaigns.twilio.network error=%s", type(error).__name__)
-            return SendResult("retry")
+            return SendResult("retry", left=not isinstance(error, _NEVER_LEFT))
         body = _json(response)
         if response.status_code in (200, 201):
             return SendResult("sent", str(body.get("sid") or ""))
         code = str(body.get("code") or response.status_code)
         if response.status_code == 429:
-            return SendResult("limited", retry_after=1.0, code=code)
+            return SendResult("limited", retry_after=1.0, code=code, left=False)
         if response.status_code >= 500:
             return SendResult("retry", code=code)
         if code == "21610":
             return SendResult("blocked", code=code)
         return SendResult("failed", code=code)
+
+    def find(self, to: str, since: datetime, body: Optional[str]) -> SendResult:
+        """A message from this sender to ``to`` created at or after ``since`` (and with ``body``, when
+        given): ``sent`` with its sid, ``failed`` when there is none, ``retry`` when Twilio could not say."""
+        params = {"To": to, "From": self.sender, "PageSize": "50"}
+        try:
+            response = self._client.get(self._url, params=params, auth=self._auth)
+        except httpx.HTTPError as error:
+            logger.warning("campaigns.twilio.lookup_network error=%s", type(error).__name__)
+            return SendResult("retry")
+        if response.status_code != 200:
+            return SendResult("retry", code=str(response.status_code))
+        for message in _json(response).get("messages") or []:
+            if not str(message.get("direction") or "").startswith("outbound"):
+                continue
+            try:
+                created = parsedate_to_datetime(str(message.get("date_created") or ""))
+            except (TypeError, ValueError):
+                continue
+            if created.tzinfo is None:
+                created = created.replace(tzinfo=timezone.utc)
+            if since.tzinfo is None:
+                since = since.replace(tzinfo=timezone.utc)
+            if created >= since and (body is None or message.get("body") == body):
+                return SendResult("sent", str(message.get("sid") or ""))
+        return SendResult("failed", code="not_found", left=False)

@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.analytics.counts import Counts
 from bot.campaigns.deliveries import DeliveryRecords
 from bot.campaigns.errors import CampaignStoreError
 from bot.campaigns.models import Broadcast, Delivery, PollCount, Subscriber
@@ -67,8 +68,9 @@ class CampaignStore(DeliveryRecords):
     """Campaign data on one engine; the schema is migrated on first use in each process. Deliveries
     and poll counts: ``bot.campaigns.deliveries``."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, counts: Optional[Counts] = None):
         self.engine = engine
+        self.counts = counts or Counts.for_engine(engine)  # anonymous daily counters (bot.analytics)
         self._migrated = False
         self._lock = threading.Lock()
 
@@ -80,6 +82,7 @@ class CampaignStore(DeliveryRecords):
         return cls(engine)
 
     def close(self) -> None:
+        self.counts.close()
         self.engine.dispose()
 
     def migrate(self) -> int:
@@ -130,15 +133,22 @@ class CampaignStore(DeliveryRecords):
                         **values,
                     )
                 )
-                return True
-            if row.state != "active":
-                values.update(state="active", next_tip_at=now + every)
-            conn.execute(update(Subscriber).where(Subscriber.sender_id == sender_id).values(**values))
-            return row.state != "active"
+            else:
+                if row.state != "active":
+                    values.update(state="active", next_tip_at=now + every)
+                conn.execute(update(Subscriber).where(Subscriber.sender_id == sender_id).values(**values))
+        new = row is None or row.state != "active"
+        if new:
+            self.counts.count("campaign_subscriptions", channel=channel, language=language, audience=audience)
+        return new
 
-    def stop(self, sender_id: str) -> bool:
-        """Stop campaign messages at once; True when an active subscription was stopped."""
+    def stop(self, sender_id: str, reason: str = "user") -> bool:
+        """Stop campaign messages at once; True when an active subscription was stopped (counted
+        by ``reason``: ``user``, ``blocked``, ``twilio_stop``)."""
         with self._tx() as conn:
+            who = conn.execute(
+                select(Subscriber.channel, Subscriber.language).where(Subscriber.sender_id == sender_id)
+            ).first()
             stopped = conn.execute(
                 update(Subscriber)
                 .where(Subscriber.sender_id == sender_id, Subscriber.state == "active")
@@ -150,19 +160,29 @@ class CampaignStore(DeliveryRecords):
                 .where(Delivery.sender_id == sender_id, Delivery.state.in_(("queued", "held")))
                 .values(state="opted_out", updated_at=utcnow())
             )
+        if stopped and who is not None:
+            self.counts.count("campaign_stops", channel=who.channel, language=who.language, reason=reason)
         return bool(stopped)
 
     def start(self, sender_id: str, every: timedelta) -> bool:
         """Re-subscribe someone who stopped; False when there is no stopped subscription."""
         now = utcnow()
         with self._tx() as conn:
-            return bool(
-                conn.execute(
-                    update(Subscriber)
-                    .where(Subscriber.sender_id == sender_id, Subscriber.state == "stopped")
-                    .values(state="active", changed_at=now, next_tip_at=now + every)
-                ).rowcount
+            started = conn.execute(
+                update(Subscriber)
+                .where(Subscriber.sender_id == sender_id, Subscriber.state == "stopped")
+                .values(state="active", changed_at=now, next_tip_at=now + every)
+            ).rowcount
+            who = conn.execute(
+                select(Subscriber.channel, Subscriber.language, Subscriber.audience).where(
+                    Subscriber.sender_id == sender_id
+                )
+            ).first()
+        if started and who is not None:
+            self.counts.count(
+                "campaign_subscriptions", channel=who.channel, language=who.language, audience=who.audience
             )
+        return bool(started)
 
     def forget(self, sender_id: str) -> bool:
         """ "Delete my data": the subscription and every delivery row naming this sender."""

@@ -15,8 +15,11 @@ CHOICES_TTL = 24 * 3600  # the WhatsApp customer-service window
 
 
 async def remember_choices(channel: ChannelState, sender_id: str, choices: Sequence[Choice]) -> None:
-    """Keep the list offered to ``sender_id``; its payloads pass the payload guard on the way back."""
+    """Keep the list offered to ``sender_id``; its payloads pass the payload guard on the way back.
+    The newest numbered list is the one a bare number answers: a campaign poll sent before this list
+    is no longer what "2" means (``bot.campaigns.delivery.poll_sent`` does the converse)."""
     await channel.state.put(f"wa:choices:{sender_id}", json.dumps(list(choices)).encode(), CHOICES_TTL)
+    await channel.state.delete(f"camp:poll:{sender_id}")
     await channel.offered.remember(sender_id, [payload for _, payload in choices])
 
 

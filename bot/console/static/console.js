@@ -205,10 +205,66 @@
     }
   }
 
+  // --- campaigns: the written text's preview, and progress polled without a reload ----------------
+  function campaignsPage() {
+    var item = document.getElementById("launch-item");
+    var written = document.getElementById("written");
+    function toggle() { written.hidden = item.value !== "text"; }
+    item.addEventListener("change", toggle);
+    toggle();
+    ["ar", "en"].forEach(function (l) {
+      var area = document.getElementById("text-" + l);
+      area.addEventListener("input", function () {
+        document.getElementById("count-" + l).textContent = String(area.value.length);
+        var bubbles = document.querySelectorAll('[data-preview$="-' + l + '"]');
+        for (var i = 0; i < bubbles.length; i++) { bubbles[i].textContent = area.value.trim(); }
+      });
+    });
+
+    var live = document.getElementById("live");
+    function spans(cell, attr, counts, label) {
+      Object.keys(counts).forEach(function (key) {
+        var span = cell.querySelector("[" + attr + '="' + key + '"]');
+        if (!span) {
+          span = document.createElement("span");
+          span.setAttribute(attr, key);
+          cell.appendChild(span);
+          cell.appendChild(document.createTextNode(" "));
+        }
+        span.textContent = label(key) + " " + counts[key];
+      });
+    }
+    function refresh() {
+      fetch("/console/campaigns/progress", { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (reply) {
+          if (reply.status === 401) { window.location.assign("/console/login?expired=1"); return null; }
+          if (!reply.ok) { throw new Error(String(reply.status)); }
+          return reply.json();
+        }).then(function (body) {
+          if (!body) { return; }
+          live.textContent = live.getAttribute("data-live");
+          body.broadcasts.forEach(function (b) {
+            var row = document.querySelector('[data-testid=broadcast][data-id="' + b.id + '"]');
+            if (!row) { return; }
+            if (row.getAttribute("data-status") !== b.status) {
+              row.setAttribute("data-status", b.status);
+              row.querySelector('[data-cell="status"]').textContent = b.status;
+            }
+            spans(row.querySelector('[data-cell="progress"]'), "data-state", b.progress,
+              function (state) { return state.replace("_", " "); });
+            if (b.poll) { spans(row.querySelector('[data-cell="poll"]'), "data-choice", b.poll, function (c) { return c; }); }
+          });
+        }).catch(function () { live.textContent = live.getAttribute("data-offline"); })
+        .finally(function () { setTimeout(refresh, 2000); });
+    }
+    setTimeout(refresh, 2000);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     localTimes(document);
     var page = document.body.getAttribute("data-page");
     if (page === "queue") { queuePage(); }
     if (page === "case") { casePage(); }
+    if (page === "campaigns") { campaignsPage(); }
   });
 })();
