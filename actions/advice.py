@@ -50,8 +50,9 @@ def give_advice(dispatcher: CollectingDispatcher, tracker: Tracker, topic: Optio
     # "bullied on snap" gets the advice and then how to block and report on Snapchat. After "no" to a
     # check-in, the question is the message the check-in asked about.
     app = app_in(_asked_before(tracker) if declined else said)
-    if app and topic in APP_GUIDE_TOPICS:
-        ask = asked_about(said, default=APP_GUIDE_TOPICS[topic])
+    explicit = asked_about(said, default="") if app else ""
+    if app and (topic in APP_GUIDE_TOPICS or explicit in ("age", "settings")):
+        ask = explicit or APP_GUIDE_TOPICS[topic]
         return [SlotSet("topic", topic), *say_app_answer(dispatcher, tracker, app, ask, child_age(said))]
     audience = audience_of(tracker)
     question_asked(topic, tracker.get_latest_input_channel(), lang, audience)

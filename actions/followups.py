@@ -17,7 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.advice import about_another_app, give_advice, last_subject
 from actions.apps import APP_GUIDE_TOPICS, app_in, guides, say_app_answer
 from actions.common import audience_of, library, reply_language, topic_buttons
-from actions.next_steps import disclosed_kind, next_steps, say_next_steps
+from actions.next_steps import disclosed_kind, next_steps, say_next_steps, user_texts
 from actions.safety import ActionRequestHuman
 from bot.app_guides import asked_about, child_age
 
@@ -63,8 +63,10 @@ class ActionWhatAbout(Action):
         if app:
             if subject == "topic" and topic in library().topics and topic not in APP_GUIDE_TOPICS:
                 return give_advice(dispatcher, tracker, topic)  # the advice, then this app's reporting
-            ask = str(tracker.get_slot("app_ask") or APP_GUIDE_TOPICS.get(str(topic), "safety"))
-            return say_app_answer(dispatcher, tracker, app, ask if subject else "safety", age)
+            ask = _asked_before(tracker) or str(
+                tracker.get_slot("app_ask") or APP_GUIDE_TOPICS.get(str(topic), "safety")
+            )
+            return say_app_answer(dispatcher, tracker, app, ask if subject or _asked_before(tracker) else "safety", age)
         kind = disclosed_kind(tracker)
         if subject == "app" and tracker.get_slot("app") in guides().guides:
             ask = "age" if age is not None and tracker.get_slot("app_ask") == "report" else tracker.get_slot("app_ask")
@@ -118,3 +120,12 @@ class ActionSafetyAnswer(Action):
             return await ActionRequestHuman().run(dispatcher, tracker, domain)
         dispatcher.utter_message(response="utter_danger_declined")
         return []
+
+
+def _asked_before(tracker: Tracker) -> str:
+    """What the user's previous message asked about an app ("how do I report someone on
+    Instagram...?" before "and on TikTok?"), or "" when it named no app or asked nothing of one."""
+    earlier = user_texts(tracker)[:-1]
+    if not earlier or not app_in(earlier[-1]):
+        return ""
+    return asked_about(earlier[-1], default="")

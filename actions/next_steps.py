@@ -19,11 +19,11 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import audience_of, library, reply_language, topic_buttons
-from bot.next_steps import TOPIC_HARMS, NextSteps, about_this_chat, questions_in, step_audience
+from bot.next_steps import TOPIC_HARMS, NextSteps, about_this_chat, questions_in, refine_kind, step_audience
 from bot.next_steps import disclosed_kind as find_disclosed_kind
 from bot.settings import get_settings
 
-__all__ = ["ActionNextSteps", "disclosed_kind", "next_steps", "say_next_steps"]
+__all__ = ["ActionNextSteps", "disclosed_kind", "next_steps", "say_next_steps", "user_texts"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,17 @@ def disclosed_kind(tracker: Tracker, include_check_in: bool = True) -> Optional[
     """The harm this conversation disclosed, or None (``bot.next_steps.disclosed_kind``)."""
     escalations = [e.get("value") for e in tracker.events if e.get("event") == "slot" and e.get("name") == "escalation"]
     check = tracker.get_slot("danger_check") if include_check_in else None  # an open check-in
-    return find_disclosed_kind(escalations, check, tracker.get_slot("danger_kind"), tracker.get_slot("escalation"))
+    kind = find_disclosed_kind(escalations, check, tracker.get_slot("danger_kind"), tracker.get_slot("escalation"))
+    return refine_kind(kind, user_texts(tracker)[:-1])  # the messages before this one
+
+
+def user_texts(tracker: Tracker) -> List[str]:
+    """What the user typed in this conversation (not buttons), to read the harm again."""
+    return [
+        str(e.get("text"))
+        for e in tracker.events
+        if e.get("event") == "user" and e.get("text") and not str(e.get("text")).startswith("/")
+    ]
 
 
 def say_next_steps(

@@ -20,12 +20,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.apps import app_in, say_app_report
 from actions.cases import case_desk, escalation, off_loop, record_case
 from actions.check_in import open_check_in
 from actions.common import audience_of, fill, library, reply_language
 from actions.next_steps import disclosed_kind, say_next_steps
 from actions.report.answers import REPORT_FORM, answers_from_disclosure, report_answers, report_risk, reset_report
 from bot.analytics.moments import check_in, disclosure_made
+from bot.app_guides import asked_about
 from bot.cases import CaseStoreError, CaseUpdate, triage
 from bot.cases.availability import Availability
 from bot.next_steps import harm_kind
@@ -131,6 +133,7 @@ class ActionDangerSupport(Action):
                 ],
             )
             status = "counselor_offered"
+            events += _app_report_asked(dispatcher, tracker)
         state = escalation("disclosure", kind=kind, source=source, status=status, reference=reference)
         events.append(SlotSet("escalation", state))
         if reference:
@@ -198,3 +201,13 @@ class ActionMediaPolicy(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]) -> List[EventType]:
         dispatcher.utter_message(text=library().message("media_policy", reply_language(tracker), audience_of(tracker)))
         return []
+
+
+def _app_report_asked(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
+    """ "Someone on a Minecraft server says creepy things, how do I report them?": after the help,
+    how to report on that app, as asked."""
+    text = str(tracker.latest_message.get("text") or "")
+    app = app_in(text)
+    if not app or asked_about(text, default="") != "report":
+        return []
+    return say_app_report(dispatcher, tracker, app)

@@ -61,6 +61,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     followups.add_argument("folder", help="folder with followups_en.yml and followups_ar.yml")
     followups.add_argument("--json", default=None, help="also write the figures to this JSON file")
     followups.add_argument("--model", default=None, help="a trained model (default: the one for the current data)")
+    followups.add_argument(
+        "--show-errors", action="store_true", help="list the conversations answered wrong (development sets only)"
+    )
     commands.add_parser("check-content", help="list problems in the reply content")
     from bot.cases.cli import COMMANDS as CASE_COMMANDS
     from bot.cases.cli import add_commands as add_case_commands
@@ -112,7 +115,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         from bot.evaluation.followups import main as followups_main
 
-        return followups_main(Path(args.folder), args.json, Path(args.model) if args.model else None)
+        return followups_main(
+            Path(args.folder), args.json, Path(args.model) if args.model else None, show_errors=args.show_errors
+        )
     if args.command in CASE_COMMANDS:
         from bot.cases.cli import run_command
 

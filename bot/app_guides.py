@@ -40,28 +40,42 @@ _ASK_PATTERNS = (
         "age",
         r"\b(what age|how old|minimum age|age (limit|rating|restriction|requirement)s?|old enough|rated|pegi|esrb"
         r"|too (young|old)|young for|age appropriate|under (1[0-8]|[5-9])s?)\b"
-        r"|\b[وف]?(العمر|سن|السن|التصنيف العمري|تصنيفه|الحد العمري|كم عمر|لاي عمر|من كم سنه|من عمر كم"
-        r"|مناسب لعمر|يناسب عمر|صغير على|صغيره على|صغير عليه|صغيره عليه|مسموح لعمر)\b",
+        r"|\b[وف]?(العمر|عمر|سن|السن|التصنيف العمري|تصنيفه|الحد العمري|كم عمر|لاي عمر|من كم سنه|من عمر كم"
+        r"|مناسب لعمر|يناسب عمر|صغير على|صغيره على|صغير عليه|صغيره عليه|مسموح لعمر)\b"
+        r"|\b(el |al )?(3umr|3omr|3mr|3umur)\b",
     ),
     (
         "settings",
         r"\b(settings?|controls?|set ?up|turn (on|off)|switch (on|off)|family (pairing|center|centre|link|settings)|supervis\w*|restrict\w*|lock|limit\w*|private|privacy|pin|make (it|\w+) safe)\b"
-        r"|\b[وف]?(اعدادات|الاعدادات|رقابه|الرقابه|تحكم|التحكم|اقفل|اقفال|افعل|تفعيل|اضبط|ضبط|الاقتران|مركز العائله|الاشراف|اشراف|خاص|الخصوصيه|خصوصيه|احدد|امنع|حدود)",
+        r"|\b(stop (strangers|people|anyone|randoms|them) \w*|who can (message|add|contact|dm|see|find)|dms? (only )?from|only (gets|get|friends)"
+        r"|strangers (from )?(adding|messaging|contacting))"
+        r"|\b[وف]?(اعدادات|الاعدادات|رقابه|الرقابه|تحكم|التحكم|اقفل|اقفال|افعل|تفعيل|اضبط|ضبط|الاقتران|مركز العائله|الاشراف|اشراف|خاص|الخصوصيه|خصوصيه|احدد|امنع|تمنع|يمنع|حدود"
+        r"|برايفت|بريفت|الغرباء|غريب يبعتلي|اسكر|بسكر|سكر الشات|اقفل الشات)",
     ),
+)
+# "Is it safe?", said outright: the overview (age, risks), whatever topic the classifier read.
+_SAFETY = re.compile(
+    r"\b(is (it|\w+) (actually |really |even )?safe|safe for|how safe|dangerous|bad for (kids|children|teens))\b"
+    r"|\b[وف]?(امن|آمن|خطير|خطر على)\b"
 )
 _ASKS = [(ask, re.compile(pattern)) for ask, pattern in _ASK_PATTERNS]
 _CHILD_AGE = re.compile(
-    r"\b(?P<age>\d{1,2}) ?(years? old|yrs? old|y o|yo|year)\b|\b(aged?|عمره|عمرها|عمر) (?P<age2>\d{1,2})\b"
+    r"\b(?P<age>\d{1,2}) ?(years? old|yrs? old|y o|yo|year)\b|\b(aged?|عمره|عمرها|عمر|(son|daughter|kid|child|boy|girl) is) (?P<age2>\d{1,2})\b"
     r"|\b(?P<age3>\d{1,2}) (سنه|سنوات|سنين)\b"
 )
 
 
 def asked_about(text: str, default: str = "safety") -> str:
-    """age | settings | report | safety: what a message asks about an app."""
+    """age | settings | report | safety: what a message asks about an app (a child's age named and
+    nothing else asked: whether it suits that age)."""
     normalized = normalize_for_matching(text)
     for ask, pattern in _ASKS:
         if pattern.search(normalized):
             return ask
+    if child_age(text) is not None:
+        return "age"  # "is Roblox OK for my 7 year old?": whether it suits that age
+    if _SAFETY.search(normalized):
+        return "safety"
     return default
 
 
@@ -105,6 +119,8 @@ class AppGuides:
         guide = self.guides[app]
         if ask == "safety":
             parts = [self.section(app, "age", lang), self.section(app, "risks", lang), self._text("more", lang, name)]
+        elif ask == "age" and age is not None:
+            parts = [self.section(app, "age", lang), self.section(app, "risks", lang)]  # for that child
         elif ask == "age":
             parts = [self.section(app, "age", lang)]
         else:

@@ -96,6 +96,6 @@ def _load(lexicon_dir: str) -> AppLexicon:
 
 def _arabic(name: str) -> re.Pattern[str]:
     """An Arabic name with the article and attached particles allowed before it ("بالسناب",
-    "ليوتيوب", "وللتيك توك"), and its inner spaces optional."""
+    "ليوتيوب", "وللتيك توك", "عالانستا"), and its inner spaces optional."""
     words = [re.escape(w) for w in normalize_arabic(name).split()]
-    return re.compile(r"(?<![\w])(?:و?[بلفك]?(?:ال|ل)?)" + " ?".join(words) + r"(?![\w])")
+    return re.compile(r"(?<![\w])(?:و?[بلفكع]?(?:ال|ل)?)" + " ?".join(words) + r"(?![\w])")

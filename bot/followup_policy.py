@@ -23,7 +23,7 @@ from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.followups import ANSWERS, Context, route
-from bot.next_steps import TOPIC_HARMS, disclosed_kind
+from bot.next_steps import TOPIC_HARMS, disclosed_kind, refine_kind
 
 __all__ = ["FollowupPolicy"]
 
@@ -69,7 +69,7 @@ class FollowupPolicy(Policy):
             active_loop=tracker.active_loop_name,
         )
         if tracker.latest_action_name == ACTION_LISTEN_NAME:
-            return route(intent, message.text, context)
+            return route(intent, message.text, context, float((message.intent or {}).get("confidence") or 0.0))
         # After one of the follow-up actions answered the message, wait for the user.
         if tracker.latest_action_name in ANSWERS and _actions_since_message(tracker) == [tracker.latest_action_name]:
             return ACTION_LISTEN_NAME
@@ -77,10 +77,13 @@ class FollowupPolicy(Policy):
 
 
 def _disclosed(tracker: DialogueStateTracker) -> Optional[str]:
-    escalations = [e.value for e in tracker.applied_events() if isinstance(e, SlotSet) and e.key == "escalation"]
-    return disclosed_kind(
+    events = tracker.applied_events()
+    escalations = [e.value for e in events if isinstance(e, SlotSet) and e.key == "escalation"]
+    kind = disclosed_kind(
         escalations, tracker.get_slot("danger_check"), tracker.get_slot("danger_kind"), tracker.get_slot("escalation")
     )
+    texts = [e.text for e in events if isinstance(e, UserUttered) and e.text and not e.text.startswith("/")]
+    return refine_kind(kind, texts[:-1])  # the messages before the one being answered
 
 
 def _actions_since_message(tracker: DialogueStateTracker) -> List[str]:

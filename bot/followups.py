@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from bot.app_guides import child_age
-from bot.apps import AppLexicon
+from bot.app_guides import asked_about, child_age
+from bot.apps import AppLexicon, apps_named
 from bot.language import normalize_for_matching
 from bot.next_steps import about_this_chat, asks_what_now, asks_what_to_do
 
@@ -34,7 +34,6 @@ NEVER = frozenset(
     {
         "disclose_harm",
         "disclose_self_harm",
-        "request_human",
         "request_report",
         "cancel",
         "check_report_status",
@@ -46,10 +45,6 @@ NEVER = frozenset(
         "start_quiz",
         "quiz_answer",
         "poll_answer",
-        "greet",
-        "goodbye",
-        "thank",
-        "bot_challenge",
     }
 )
 # Without a disclosure, "what do I do now?" is taken only from what the model could not place.
@@ -65,6 +60,23 @@ _FILLER_WORDS = (
 )
 _FILLER = frozenset(normalize_for_matching(_FILLER_WORDS).split())
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+# A question about the situation, after a disclosure ("should I block him?", "is it my fault",
+# "أرسل له ولا لا", "أقول للأخصائية؟"): whatever intent the classifier gave it, the answer is the
+# harm's next steps (normalized text).
+_SITUATION = re.compile(
+    r"[?؟]|\b(should (i|we)|do (i|we)|can (i|we)|could (i|we)|will (i|we|he|she|they)|would (i|he|she|that|it)|am i|is (it|that|this)"
+    r"|what if|how (do|can|should) (i|we)|do i have to|does (that|it)|will (that|it)|is he|are they|was it)\b"
+    r"|\b[وف]?(هل|اقدر|نقدر|ينفع|يصير|لازم|المفروض|اقول|نقول|اكلم|نكلم|ابلغ|نبلغ|ارسل|اسكت|اتصل|اصارح|اخبر|بيعاقبوني"
+    r"|يعاقبوني|ولا لا|او لا|ولا اسكت|agdar|a2dar|y9eer|ynfa3|lazem|ablagh|a2ol|agool|wala la)\b"
+)
+# The situation told before: "him", "it", "that" ("should I block him?").
+_REFERS = re.compile(r"\b(him|her|them|he|she|they|it|this|that|hes|shes|theyll|hell)\b")
+# Asking for a person, in words (not "should I tell the school counselor?").
+_A_PERSON = re.compile(
+    r"\b(talk|speak|chat) (to|with) (a |an |someone|somebody|a real|real|person|human|counsel\w*|agent)"
+    r"|\b(real person|human being)\b|مختص|شخص حقيقي|انسان حقيقي|(ابي|ابغي|اريد|بدي|عايز) (اكلم|احكي مع|اتكلم مع) (احد|حد|حدا|شخص|مختص)"
+)
 
 
 @dataclass(frozen=True)
@@ -90,23 +102,37 @@ def is_what_about(text: str) -> bool:
     return len(words) <= 8 and all(word in _FILLER for word in words)
 
 
-def route(intent: Optional[str], text: str, context: Context) -> Optional[str]:
+def route(intent: Optional[str], text: str, context: Context, confidence: float = 1.0) -> Optional[str]:
     """The action that answers this message in its context, or None to leave it to the rules."""
     if context.active_loop or intent in NEVER:
         return None
-    if intent in ("affirm", "deny"):
-        # "Are you safe right now?" was asked: the answer goes to it (typed or the buttons).
-        return SAFETY_ANSWER if context.asked_safe else None
-    if text.startswith("/"):
+    button = text.startswith("/")
+    if intent in ("affirm", "deny") and context.asked_safe and (button or _short_answer(text)):
+        return SAFETY_ANSWER  # "are you safe right now?" was asked: typed or the buttons
+    if button:
         return None  # other buttons mean what they say
     if is_what_about(text):
         return WHAT_ABOUT
     if context.disclosed:
         if intent == "delete_my_data" and about_this_chat(text):
             return None  # "delete my data": the confirmation, as anywhere
+        if intent == "request_human" and (confidence >= 0.7 or _A_PERSON.search(normalize_for_matching(text))):
+            return None
+        if apps_named(text) and asked_about(text, default=""):
+            return None  # "how do I report him on Snapchat?": that app's answer
         if asks_what_to_do(text):
             return NEXT_STEPS
-        return None
+        normalized = normalize_for_matching(text)
+        if not _SITUATION.search(normalized):
+            return None
+        if intent and intent.startswith("ask_") and confidence >= 0.8 and not _REFERS.search(normalized):
+            return None  # a new question of its own ("how do I make my account private?")
+        return NEXT_STEPS
     if intent in _UNPLACED and asks_what_now(text):
         return NEXT_STEPS  # "what do I do now?" with nothing disclosed: asked what happened
     return None
+
+
+def _short_answer(text: str) -> bool:
+    """ "yes", "no i'm not", "اي", "لا مو بأمان": an answer, not a question of its own."""
+    return "?" not in text and "؟" not in text and len(text.split()) <= 4

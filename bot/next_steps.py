@@ -32,6 +32,7 @@ __all__ = [
     "disclosed_kind",
     "harm_kind",
     "questions_in",
+    "refine_kind",
     "step_audience",
 ]
 
@@ -55,7 +56,7 @@ QUESTIONS: Tuple[Tuple[str, str], ...] = (
     (
         "paid",
         r"\b(i (already )?paid|already paid|i sent (him|her|them) (the )?(money|cash)|i gave (him|her|them) (the )?money)\b"
-        r"|\b[وف]?(دفعت|حولت له|حولت لها|حولتله|ارسلت له فلوس|عطيته فلوس|اعطيته فلوس)",
+        r"|\b[وف]?(دفعت|دفعتله|حولت له|حولت لها|حولتله|ارسلت له فلوس|عطيته فلوس|اعطيته فلوس|ندفع|ادفع له|ادفعله)",
     ),
     (
         "deadline",
@@ -89,6 +90,7 @@ _WHAT_NOW = re.compile(
     r"\bwhat (do|should|can|shall|must) (i|we) do\b|\bwhat now\b|\bwhat (happens|should happen) (now|next)\b|\bnext steps?\b"
     r"|\b[وف]?(وش|ايش|شو|ماذا|ماذا يجب ان|وش المفروض|ايش المفروض|شنو) ?(اسوي|نسوي|اعمل|نعمل|افعل|نفعل|اسويه|الحل)\b"
     r"|\bكيف (اتصرف|نتصرف)\b|\bالخطوه (الجايه|التاليه)\b"
+    r"|\b(then what|and now|so now|now what)\b|^\W*(طيب|طب|اوكي|ok|okay|so|and)? ?و?(هلق|هلا|هلء|الحين|دلوقتي|بعدين|now)\W*$"
 )
 
 
@@ -118,6 +120,65 @@ def disclosed_kind(
     if "self_harm" in found:
         return "self_harm"
     return next((kind for kind in found if kind != "general"), "general")
+
+
+# Words that tell which harm a conversation is about when the net only said "something" (a check-in)
+# or named a neighbouring kind: read from the user's earlier messages in this session, never kept.
+_FAMILY = re.compile(
+    r"\b(uncle|aunt|cousin|step ?(dad|father|mom|mum|mother|brother)|my (dad|father|mom|mum|mother|brother|sister)"
+    r"|grand(pa|father|ma)|coach|teacher|neighbou?r|driver|maid|nanny)\b"
+    r"|\b[وف]?(عمي|خالي|ابوي|ابويه|امي|اخوي|اخي|اختي|جدي|ولد عمي|ولد خالي|ابن عمي|ابن خالي|زوج امي|المدرس|الاستاذ"
+    r"|المعلم|المدرب|السواق|جارنا|الجيران|khali|3ami|3ammi|abooy|abouy|baba)\b"
+)
+_BODY = re.compile(
+    r"\b(touch\w*|made me do|make me do|hits?|hitting|beats?|beating|hurts? me|rape\w*|kiss\w*)\b"
+    r"|\b[وف]?(ي|ت|بي|قاعد ي)?(لمس|ضرب|بوس|عنف|تحرش|غتصب)\w*|سوا فيني|يسوي فيني|ylmsni|ydrbni"
+)
+_BULLYING = re.compile(
+    r"\b(bull(y|ies|ied|ying)|make fun|making fun|made fun|call(s|ing)? (me|him|her) names|mean (stuff|things|messages|comments)"
+    r"|hate (msgs|messages|comments)|fake (account|profile)|pretending to be me|memes? (about|of|calling) me|laugh(ing|s)? at me"
+    r"|roast\w*|excluded?|kicked (me|him|her) out)\b"
+    r"|\b[وف]?(يتنمر|يتنمرون|تنمر|يتطنزون|يتطنز|يتمسخرون|يتريقو|بيتريقوا|يضحكون علي|يضحكو علي|عم يضحكو|يسبوني|يسبني|يشتموني"
+    r"|يسموني|يسمونه|اسامي|اكونت فيك|حساب وهمي|حساب مزيف|باسمي|مسيئه|مسييه|يصفونني|يفضحني|تفضحني)|y6arshoon|ysboni|ytnamar|yetnamar"
+)
+_SEXTORTION = re.compile(
+    r"\b(blackmail\w*|extort\w*|pay (him|her|them|up|or)|leak|unless|or else|post (them|it|my)|send more"
+    r"|put (it|them|my \w+) (on|online|up)|share (it|them)|send (it|them) to)\b"
+    r"|\b[وف]?(يبتز|ابتزاز|يهدد|يهددني|بيهددني|فلوس|ادفع|دفعت|مدفعتش|بينشر|ينشر|ينشره|ينشرها|الا سينشرونها|وإلا)"
+    r"|ybtz|flous|flos|bynashir"
+)
+_GROOMING = re.compile(
+    r"\b(secret|what (i m|im|i am) wearing|mature for|keep (it|this|our \w+) (between us|secret)|gifts?|robux|skins|v ?bucks"
+    r"|add (him|her) on|meet (up|me|him))\b"
+    r"|\b[وف]?(سر|سرا|سكنات|روبوكس|شدات|هدايا|يضيفه|يضيفها|اضيفه|يقابل|نتقابل)"
+)
+
+
+_SELF_HARM = re.compile(
+    r"\b(cuts|cutting|scars|self harm\w*|hurt(ing)? (my|her|him)self|pills|overdose|kill (my|her|him)self|suicid\w*)\b"
+    r"|\b[وف]?(جروح|جرح|يجرح|تجرح|اجرح|حبوب|انتحار|ينتحر|تنتحر|اذيه نفسها|تؤذي نفسها|يؤذي نفسه)"
+)
+
+
+def refine_kind(kind: Optional[str], earlier: Iterable[str]) -> Optional[str]:
+    """The harm, read again with the user's earlier messages: abuse when someone the child knows
+    touched or hit them (the net may call it coercion, i.e. grooming); bullying when the messages
+    speak of it and not of a threat or payment; and a harm named for a check-in that only said
+    "something". ``kind`` None stays None unless the messages speak of bullying."""
+    text = normalize_for_matching(" ".join(earlier))
+    if not text.strip():
+        return kind
+    if kind in ("grooming", "general") and _FAMILY.search(text) and _BODY.search(text):
+        return "abuse"
+    if kind in (None, "general", "sextortion") and _BULLYING.search(text) and not _SEXTORTION.search(text):
+        return "bullying"
+    if kind == "general" and _SELF_HARM.search(text):
+        return "self_harm"
+    if kind in ("general", "abuse") and _SEXTORTION.search(text) and not (_FAMILY.search(text) and _BODY.search(text)):
+        return "sextortion"  # "he threatens to post it unless I pay": the net's threat, lived as blackmail
+    if kind == "general" and _GROOMING.search(text):
+        return "grooming"
+    return kind
 
 
 _THIS_CHAT = re.compile(

@@ -71,6 +71,7 @@ class Verdict:
     right: bool
     right_app: bool  # the right app, whatever it answered about it (apps only)
     fallback: bool
+    answered: str = ""  # what answered (answer ids and actions), shown only for development sets
 
 
 def load_conversations(folder: Path) -> List[Conversation]:
@@ -105,15 +106,16 @@ def judge(conversation: Conversation, last_turn: List[Dict[str, Any]]) -> Verdic
     answers = [str((e.get("metadata") or {}).get("answer") or "") for e in last_turn]
     actions = [str((e.get("metadata") or {}).get("utter_action") or "") for e in last_turn]
     fallback = any(a in FALLBACK_ACTIONS for a in actions) or any(a in FALLBACK_ANSWERS for a in answers)
+    answered = " ".join(a for a in answers + actions if a)
     expect = conversation.expect
     if "kind" in expect:
         right = any(a.startswith(f"next_steps/{expect['kind']}/") for a in answers)
-        return Verdict(right, False, fallback)
+        return Verdict(right, False, fallback, answered)
     app = expect.get("app", "")
     right_app = any(a.startswith(f"app/{app}/") for a in answers)
     ask = expect.get("ask")
     right = any(a == f"app/{app}/{ask}" for a in answers) if ask else right_app
-    return Verdict(right, right_app, fallback)
+    return Verdict(right, right_app, fallback, answered)
 
 
 def summarize(results: List[tuple]) -> Dict[str, Dict[str, Dict[str, float]]]:
@@ -175,7 +177,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def main(folder: Path, json_path: Optional[str] = None, model_file: Optional[Path] = None) -> int:
+def main(
+    folder: Path, json_path: Optional[str] = None, model_file: Optional[Path] = None, show_errors: bool = False
+) -> int:
+    """Figures for ``folder``; ``show_errors`` also lists the conversations answered wrong, and is
+    refused for a frozen (held-out) set: only development sets are looked at."""
+    if show_errors and (folder / "FROZEN").exists():
+        print(f"{folder} is a frozen held-out set: its conversations are never shown")
+        return 2
     from bot.model import ensure_model
     from bot.run import start, stop, wait_until_up
     from bot.settings import get_settings
@@ -210,6 +219,12 @@ def main(folder: Path, json_path: Optional[str] = None, model_file: Optional[Pat
         for category, row in (figures.get(lang) or {}).items():
             app_ok = f"{row['right_app']:.0%}" if category.startswith("app") or category == "all" else "-"
             print(f"{lang:8} {category:22} {row['n']:>4} {row['right']:>6.0%} {app_ok:>6} {row['fallback']:>8.0%}")
+    if show_errors:
+        for conversation, verdict in results:
+            if not verdict.right:
+                print(
+                    f"WRONG [{conversation.language} {conversation.category}] {conversation.turns} -> {verdict.answered}"
+                )
     if json_path:
         Path(json_path).write_text(json.dumps({"model": model.name, "figures": figures}, indent=2) + "\n")
     return 0

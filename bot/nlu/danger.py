@@ -39,7 +39,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.app_guides import asked_about
+from bot.app_guides import asked_about, child_age
 from bot.apps import apps_named
 from bot.followups import is_what_about
 from bot.language import detect_language, normalize_for_matching
@@ -162,8 +162,13 @@ def is_figure_of_speech(text: str, intent: Optional[str], net: DangerNet) -> boo
 
 
 _SOMEONE = re.compile(
-    r"\b(someone|somebody|some1|a guy|a man|a girl|he|she|they|him|her|them|stranger|person|people|account)\b"
-    r"|\b[وف]?(واحد|وحده|شخص|احد|حد|حدا|رجال|رجل|هو|هي|يطلب|تطلب|يهدد|يبتز|ابتزاز|تهديد)\b"
+    r"\b(someone|somebody|some1|a guy|a man|a girl|stranger|person|people|account)\b"
+    r"|\b[وف]?(واحد|وحده|شخص|احد|حد|حدا|رجال|رجل|يطلب|تطلب|يهدد|يبتز|ابتزاز|تهديد)\b"
+)
+# "he", "she" are someone too, unless the message is about the writer's own child ("my 10yo... she").
+_PRONOUN = re.compile(r"\b(he|she|they|him|her|them)\b|\b[وف]?(هو|هي)\b")
+_OWN_CHILD = re.compile(
+    r"\bmy (son|daughter|kid|child|boy|girl|\d+ ?(yo|year old|years old))\b|\b[وف]?(ولدي|بنتي|ابني|ابنتي|طفلي)\b"
 )
 
 
@@ -175,6 +180,8 @@ def only_about_an_app(text: str) -> bool:
         return True
     normalized = normalize_for_matching(text)
     if len(normalized.split()) > 10 or _SOMEONE.search(normalized) or not apps_named(text):
+        return False
+    if _PRONOUN.search(normalized) and not (_OWN_CHILD.search(normalized) or child_age(text) is not None):
         return False
     return asked_about(text, default="") in ("age", "settings")
 
