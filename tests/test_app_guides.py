@@ -77,8 +77,8 @@ def test_check_content_finds_a_missing_guide_and_a_missing_section(tmp_path: Pat
         ("كيف أفعل الرقابة على ببجي", "settings"),
         ("how do i report someone on discord", "report"),
         ("كيف ابلغ عن حساب في الانستا", "report"),
-        ("is roblox safe for my 8 year old", "safety"),
-        ("ولدي عمره ٩ سنوات ويبغى تيك توك، هل هو آمن؟", "safety"),
+        ("is roblox safe for my 8 year old", "age"),  # a child's age named: whether it suits that age
+        ("ولدي عمره ٩ سنوات ويبغى تيك توك، هل هو آمن؟", "age"),
     ],
 )
 def test_what_a_question_asks_about_an_app(text: str, ask: str) -> None:

@@ -173,3 +173,79 @@ def test_the_policy_abstains_without_context_and_after_other_actions() -> None:
     history: List[Event] = [ActionExecuted("action_listen"), user("how do i block someone", "ask_privacy")]
     assert predicted(history) == "abstains"
     assert predicted(history + [ActionExecuted("action_give_advice")]) == "abstains"
+
+
+@pytest.mark.parametrize(
+    "intent, text, confidence",
+    [
+        ("affirm", "should i tell someone or is it fine now", 0.51),  # read as "yes"
+        ("greet", "is that weird or am i overthinking it", 0.65),
+        ("deny", "أرسل له ولا لا", 0.51),
+        ("request_human", "أقول للأخصائية بالمدرسة؟", 0.52),  # a person at school, not one of ours
+        ("ask_reporting", "should i just block him or will that make him post them", 0.9),
+        ("affirm", "طيب وهلق؟", 0.73),
+    ],
+)
+def test_after_a_disclosure_a_question_about_the_situation_gets_the_steps(
+    intent: str, text: str, confidence: float
+) -> None:
+    assert route(intent, text, AFTER_BLACKMAIL, confidence) == "action_next_steps"
+
+
+@pytest.mark.parametrize(
+    "intent, text, confidence",
+    [
+        ("request_human", "can i talk to a counselor?", 0.95),
+        ("request_human", "i want to talk to a real person", 0.6),
+        ("thank", "thanks", 0.9),
+        ("affirm", "yes", 0.9),  # yes to the counselor offer: the rules
+        ("ask_parental_controls", "how do i report him on snapchat?", 0.9),  # that app's answer
+    ],
+)
+def test_after_a_disclosure_asking_for_a_person_or_an_app_keeps_its_answer(
+    intent: str, text: str, confidence: float
+) -> None:
+    assert route(intent, text, AFTER_BLACKMAIL, confidence) is None
+
+
+@pytest.mark.parametrize(
+    "kind, earlier, expected",
+    [
+        ("grooming", ["my uncle touches me when nobody is home and says its our secret"], "abuse"),
+        ("general", ["kids at school made a group chat to make fun of me"], "bullying"),
+        ("sextortion", ["البنات بالفصل سوو قروب عشان يتطنزون علي وينزلون صوري فيه"], "bullying"),
+        ("sextortion", ["he says he'll leak my pics unless i pay"], "sextortion"),  # not bullying
+        ("abuse", ["في واحد سجلني وبيهددني ينشره لو مدفعتش"], "sextortion"),
+        ("general", ["لاحظت جروح على ذراع بنتي"], "self_harm"),
+        ("general", ["a man online keeps asking what im wearing and says to keep it secret"], "grooming"),
+        ("general", ["My son cries because boys in his class call him names and take his lunch money"], "bullying"),
+        (None, ["how do i set parental controls"], None),
+        ("self_harm", ["they make fun of me at school and i want to die"], "self_harm"),  # self-harm stays
+    ],
+)
+def test_the_harm_is_read_again_from_the_earlier_messages(kind: str, earlier: List[str], expected: str) -> None:
+    from bot.next_steps import refine_kind
+
+    assert refine_kind(kind, earlier) == expected
+
+
+@pytest.mark.parametrize(
+    "text, ask",
+    [
+        ("is roblox ok for my 7 year old", "age"),
+        ("my son is 10, is pubg ok for him", "age"),
+        ("kam el 3umr el masmoo7 le discord?", "age"),
+        ("how do i stop strangers adding me to groups on telegram", "settings"),
+        ("كيف بعمل حسابي عالانستا برايفت", "settings"),
+        ("is tiktok actually safe for teens", "safety"),
+    ],
+)
+def test_what_an_app_question_asks(text: str, ask: str) -> None:
+    from bot.app_guides import asked_about
+
+    assert asked_about(text, default="") == ask
+
+
+def test_a_parent_asking_about_their_own_childs_app_is_not_a_possible_disclosure() -> None:
+    assert only_about_an_app("my 10yo keeps begging for tiktok is she old enough")
+    assert not only_about_an_app("he asks how old i am on snapchat")
