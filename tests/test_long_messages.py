@@ -1,0 +1,56 @@
+"""Long messages read sentence by sentence (bot.nlu.sentences), against the trained model: a
+paragraph whose question comes after a story gets the topic of its question; the safety net's
+readings and short messages are left alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.nlu.sentences import sentences
+from tests.conftest import Bot, new_sender
+
+# Written for this test (not from any evaluation set). Without the component the model read the
+# first as image sharing (0.47) and the second as privacy (0.57).
+LONG = [
+    (
+        "ok so long story but my cousin visited and we were all on the sofa laughing at old videos and "
+        "then it got late. anyway how long should a 9 year old be on the ipad each day?",
+        "ask_screen_habits",
+    ),
+    (
+        "So I'm a dad of two, work long shifts, my wife handles most of this stuff but she's travelling. "
+        "Quick one though: can I see what apps my son downloads from my own phone?",
+        "ask_parental_controls",
+    ),
+]
+
+
+def test_sentences_splits_on_stops_and_keeps_three_words_or_more() -> None:
+    assert sentences("Hi. My son is 9 and loves games. Is Roblox ok?") == [
+        "My son is 9 and loves games.",
+        "Is Roblox ok?",
+    ]
+    assert sentences("بس سؤال. ولدي عمره ٩ ويحب الالعاب؟ هل روبلوكس مناسب له؟") == [
+        "ولدي عمره ٩ ويحب الالعاب؟",
+        "هل روبلوكس مناسب له؟",
+    ]
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("text, topic", LONG)
+def test_a_long_message_gets_the_topic_of_its_question(bot: Bot, text: str, topic: str) -> None:
+    sender = new_sender()
+    said = bot.text(sender, text)
+    assert bot.tracker(sender)["latest_message"]["intent"]["name"] == topic
+    assert "not sure I understood" not in said
+
+
+@pytest.mark.server
+def test_a_long_disclosure_keeps_the_crisis_reply(bot: Bot) -> None:
+    sender = new_sender()
+    text = (
+        "we just moved house and my new school is ok i guess. but my stepdad comes into my room at night "
+        "and touches me and says nobody will believe me. how long should i be on my phone at night?"
+    )
+    bot.say(sender, text)
+    assert bot.tracker(sender)["latest_message"]["intent"]["name"] == "disclose_harm"
