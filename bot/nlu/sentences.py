@@ -71,7 +71,11 @@ class LongMessageTopics(GraphComponent):
 
     @classmethod
     def create(
-        cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource, execution_context: ExecutionContext
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
     ) -> LongMessageTopics:
         return cls(config, model_storage, resource)
 
@@ -121,11 +125,15 @@ class LongMessageTopics(GraphComponent):
                 topic, probability = found
                 ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != topic]
                 message.set(INTENT, {"name": topic, "confidence": probability}, add_to_output=True)
-                message.set(INTENT_RANKING_KEY, [{"name": topic, "confidence": probability}, *ranking], add_to_output=True)
+                message.set(
+                    INTENT_RANKING_KEY, [{"name": topic, "confidence": probability}, *ranking], add_to_output=True
+                )
         return messages
 
     def _clearest_topic(self, message: Message) -> Optional[Tuple[str, float]]:
         text = message.get(TEXT) or ""
+        if self._model is None:
+            return None
         if message.get("danger") or len(text.split()) < int(self._config["min_words"]) or text.startswith("/"):
             return None
         intent = message.get(INTENT) or {}
