@@ -162,3 +162,20 @@ def test_and_on_another_app_keeps_the_question(bot: Bot, lang: str, first: str, 
     bot.say(sender, first)
     said = texts(bot.say(sender, then))
     assert GUIDES.section(app, ask, lang) in said, said[:300]
+
+
+@pytest.mark.server
+@pytest.mark.parametrize(
+    ("lang", "first", "then"),
+    [
+        ("en", "is tiktok safe?", "what about for a 7-year-old?"),
+        ("ar", "هل تيك توك آمن؟", "طيب وبالنسبة لطفل عمره ٧ سنوات؟"),
+    ],
+)
+def test_what_about_for_a_younger_child_answers_for_that_age(bot: Bot, lang: str, first: str, then: str) -> None:
+    sender = start(bot, lang)
+    bot.say(sender, first)
+    said = texts(bot.say(sender, then))
+    assert GUIDES.section("tiktok", "age", lang) in said
+    under_age = {"en": "A child of 7 is below", "ar": "عمر 7 أقل من الحد الأدنى"}[lang]
+    assert under_age in said, said[:300]
