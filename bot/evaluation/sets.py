@@ -117,6 +117,13 @@ SETS = (
         "a third batch, Arabic-heavy, a third very short, ~20% Arabizi, by another writer (2026-12-06)",
     ),
     EvalSet(
+        "realistic_4",
+        "dev",
+        "writer",
+        {"en": "dev/realistic4_en.yml", "ar": "dev/realistic4_ar.yml"},
+        "a fourth batch (80 disclosures, 120 ordinary per language; ~15% Arabizi) by another writer (2026-12-06)",
+    ),
+    EvalSet(
         "blind",
         "blind",
         "writer",
