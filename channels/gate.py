@@ -18,6 +18,12 @@ Every connector (REST, web widget, Telegram, WhatsApp) hands each user message t
 
 Store calls are blocking SQLAlchemy: they run in a thread (``asyncio.to_thread``), within
 ``LOOKUP_TIMEOUT``.
+
+All of this runs under the conversation's lock (``conversation_turn``): its ticket is taken when
+the message arrives, before the look-up, so several servers serve one user's messages in the
+order they reached them, however long each server's look-up takes. A connector that has awaits of
+its own before the gate (REST, the widget) takes the turn itself as its first step; the gate's and
+Rasa's own ``lock`` inside it are then that same turn (``bot.locks``).
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import Any, Awaitable, Callable, Dict, Iterable, Optional, Tuple
+from contextlib import nullcontext
+from typing import Any, AsyncContextManager, Awaitable, Callable, Dict, Iterable, Optional, Tuple
 
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import Event, UserUttered
@@ -38,13 +45,22 @@ from bot.cases.handover import Handovers
 from bot.cases.store import CaseMeta, CaseStoreError, CaseUpdate, Conversation
 from bot.cases.triage import triage
 from bot.content import ContentLibrary
+from bot.locks import AtomicRedisLockStore
 from bot.safety.net import read_disclosure
 from bot.settings import Settings, get_settings
 from channels.campaigns import CampaignKeywords
 from channels.common import reply_language
 from channels.identity import channel_of
 
-__all__ = ["HandoverGate", "desk_for", "handovers_for", "close_stores", "record_in_tracker", "LOOKUP_TIMEOUT"]
+__all__ = [
+    "HandoverGate",
+    "conversation_turn",
+    "desk_for",
+    "handovers_for",
+    "close_stores",
+    "record_in_tracker",
+    "LOOKUP_TIMEOUT",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +98,18 @@ def close_stores() -> None:
         _DESKS.clear()
 
 
+def conversation_turn(app: Any, sender_id: str) -> AsyncContextManager[Any]:
+    """The conversation's lock, its ticket taken now: ``async with conversation_turn(app, sender):``
+    as a connector's first await for a message. Calling it issues the ticket before anything else
+    can run on the event loop; the block runs once the messages that arrived before it (on any
+    server) are done, and Rasa's lock inside it is this one. Without the shared lock store (no
+    Redis, or no model loaded yet) it holds nothing and Rasa locks as usual."""
+    store = getattr(getattr(getattr(app, "ctx", None), "agent", None), "lock_store", None)
+    if isinstance(store, AtomicRedisLockStore):
+        return store.lock(sender_id)
+    return nullcontext()
+
+
 async def record_in_tracker(agent: Any, sender_id: str, events: Iterable[Event]) -> None:
     """Append ``events`` to the conversation's tracker, under the agent's lock for that sender,
     without running any action (no prediction, no session start)."""
@@ -117,9 +145,14 @@ class HandoverGate:
 
         return gate
 
+    def turn(self, sender_id: str) -> AsyncContextManager[Any]:
+        """``conversation_turn`` on this connector's server."""
+        return conversation_turn(self._app, sender_id)
+
     async def __call__(self, message: UserMessage) -> None:
-        if not await self.divert(message):
-            await self.to_bot(message)
+        async with self.turn(message.sender_id):  # the connector's, if it took it
+            if not await self.divert(message):
+                await self.to_bot(message)
 
     async def to_bot(self, message: UserMessage) -> None:
         """Hand ``message`` to Rasa without asking again (after ``divert`` said False); STOP, START

@@ -8,7 +8,10 @@ user's replies. A sender id in another channel's namespace (``tg-``, ``wa-``, ``
 ``channels.identity``) is a 403, so REST can never speak in a Telegram, WhatsApp or widget
 conversation. Typed intent payloads are plain text unless the bot offered them as buttons.
 While a counselor holds the conversation (``channels.gate``) the answer is an empty list; the
-REST channel cannot push, so a counselor's message only reaches its tracker.
+REST channel cannot push, so a counselor's message only reaches its tracker. A message takes its
+place in the conversation as soon as it is read (``conversation_turn``), and its metadata says
+when (``arrived``, seconds since the epoch on the server), next to Rasa's own timestamp of when it
+was processed.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import time
 from typing import Any, Awaitable, Callable, Dict, Optional
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -28,7 +32,7 @@ from bot.language import detect_language
 from bot.offered import offered_store, payloads_in
 from bot.settings import get_settings
 from channels.common import agent_language, error_response, refusal_text
-from channels.gate import HandoverGate
+from channels.gate import HandoverGate, conversation_turn
 from channels.handover import offer_push
 from channels.identity import belongs_elsewhere
 
@@ -96,16 +100,20 @@ class RestInput(InputChannel):
             if not isinstance(raw, str):
                 return error_response(400, "'message' must be a string")
 
-            inbound = prepare_text(raw, settings.max_message_chars, await offered.current(sender))
-            if not inbound.ok:
-                language = await agent_language(request.app, sender, raw)
-                logger.info("rest.message.refused problem=%s", inbound.problem)
-                return response.json([{"recipient_id": sender, "text": refusal_text(inbound.problem, language)}])
+            # The message's place in the conversation is taken here, before any await: several
+            # servers then serve one user's messages in the order they arrived (channels.gate).
+            arrived = time.time()
+            async with conversation_turn(request.app, sender):
+                inbound = prepare_text(raw, settings.max_message_chars, await offered.current(sender))
+                if not inbound.ok:
+                    language = await agent_language(request.app, sender, raw)
+                    logger.info("rest.message.refused problem=%s", inbound.problem)
+                    return response.json([{"recipient_id": sender, "text": refusal_text(inbound.problem, language)}])
 
-            collector = CollectingOutputChannel()
-            metadata = {"language": detect_language(inbound.text)}
-            await gate(UserMessage(inbound.text, collector, sender, input_channel=self.name(), metadata=metadata))
-            await offered.remember(sender, payloads_in(collector.messages))
+                collector = CollectingOutputChannel()
+                metadata = {"language": detect_language(inbound.text), "arrived": round(arrived, 4)}
+                await gate(UserMessage(inbound.text, collector, sender, input_channel=self.name(), metadata=metadata))
+                await offered.remember(sender, payloads_in(collector.messages))
             return response.json(collector.messages)
 
         return webhook

@@ -109,6 +109,8 @@ def test_a_rasa_server_killed_mid_conversation_loses_nothing_after_a_retry(clust
     languages = {user: (cluster.tracker(user).get("slots") or {}).get("language") for user in users}
     victim = cluster.of("rasa")[0]
     failures: List[int] = []
+    retries: List[float] = []  # how long each retry took (s)
+    answered: List[str] = []
     lock = threading.Lock()
 
     def chat(user: str) -> None:
@@ -118,22 +120,30 @@ def test_a_rasa_server_killed_mid_conversation_loses_nothing_after_a_retry(clust
             if reply.status_code != 200:  # in flight on the killed server: the user tries again
                 with lock:
                     failures.append(reply.status_code)
+                began = time.monotonic()
                 reply = _say(cluster.url, user, text)
+                with lock:
+                    retries.append(time.monotonic() - began)
             assert reply.status_code == 200, reply.text
             assert any(_texts(reply.json()))
+            with lock:
+                answered.append(user)
+                if len(answered) == KILL_USERS:  # a quarter of the way: kill -9 one server mid-load
+                    os.kill(victim.pid, signal.SIGKILL)
 
     concurrent = max(6, KILL_USERS // 2)
-    killer = threading.Timer(2.0, lambda: os.kill(victim.pid, signal.SIGKILL))
-    killer.start()
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=concurrent) as pool:
         list(pool.map(chat, users))
-    killer.join()
     print(
         f"kill -9 under {concurrent} concurrent users ({KILL_USERS} in all): {len(failures)} failed, "
-        f"all retried; {4 * KILL_USERS} messages in {time.monotonic() - started:.0f} s"
+        f"all retried; {4 * KILL_USERS} messages in {time.monotonic() - started:.0f} s; "
+        f"longest retry {max(retries, default=0):.1f} s"
     )
     assert len(failures) <= concurrent  # at most what was in flight on the killed server
+    # A retry waits for the killed server's lock ticket to expire: seconds (bot.locks.LIVENESS), not
+    # the 60 s lifetime it took before; the rest is the two servers left catching up with the load.
+    assert max(retries, default=0) < 30
     for user in users:
         tracker = cluster.tracker(user)
         assert (tracker.get("slots") or {}).get("language") == languages[user]  # the language stayed

@@ -8,6 +8,9 @@ The end-to-end version, with three real Rasa servers, is in tests/test_cluster.p
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -16,8 +19,9 @@ from typing import Any, List, Tuple
 import pytest
 import redis
 from rasa.core.lock_store import LockError, LockStore, RedisLockStore
+from redis.crc import key_slot
 
-from bot.locks import AtomicRedisLockStore
+from bot.locks import LIVENESS, AtomicRedisLockStore
 from tests.services import redis_address, redis_url
 
 DB = 13  # this file's Redis database; keys carry a random prefix and are deleted after
@@ -115,12 +119,105 @@ async def test_a_ticket_whose_server_died_expires_and_the_next_message_is_served
 async def test_a_message_waiting_longer_than_its_lifetime_gets_a_lock_error() -> None:
     store = _atomic()
     user = f"user-{uuid.uuid4().hex[:10]}"
+
+    async def second_message() -> None:  # another request: its own task
+        async with store.lock(user, lock_lifetime=0.2):
+            pass  # pragma: no cover - never reached
+
     async with store.lock(user, lock_lifetime=5):
         with pytest.raises(LockError):
-            async with store.lock(user, lock_lifetime=0.2):
-                pass  # pragma: no cover - never reached
+            await asyncio.create_task(second_message())
     store.delete_lock(user)
     assert store.get_lock(user) is None
+
+
+async def test_inside_its_lock_a_message_asking_again_has_it_and_another_message_waits() -> None:
+    """The channel takes the lock on arrival; Rasa's ``handle_message`` asks for it again inside."""
+    store = _atomic()
+    user = f"user-{uuid.uuid4().hex[:10]}"
+    order: List[str] = []
+
+    async def second_message() -> None:
+        async with store.lock(user):
+            order.append("second")
+
+    async with store.lock(user) as outer:
+        other = asyncio.create_task(second_message())  # arrives while the first is processed
+        async with store.lock(user) as inner:  # Rasa's lock, same message: no second ticket
+            assert inner.now_serving == outer.now_serving
+            await asyncio.sleep(0.1)
+            order.append("first")
+        assert not other.done()
+    await asyncio.wait_for(other, 5)
+    assert order == ["first", "second"]
+    assert not store.is_someone_waiting(user)
+
+
+def test_the_keys_of_one_conversation_share_a_redis_cluster_slot() -> None:
+    store = _atomic()
+    for user in ["user-1", "tg-123456", "web-{odd}id", "رسالة"]:
+        counter, queue, tickets = store._keys(user)
+        names = [counter, queue, tickets + "1", tickets + "250"]
+        assert len({key_slot(name.encode()) for name in names}) == 1, names
+    assert key_slot(store._keys("user-1")[0].encode()) != key_slot(store._keys("user-2")[0].encode())
+
+
+HOLDER = """
+import sys, time, asyncio
+from bot.locks import AtomicRedisLockStore
+store = AtomicRedisLockStore(host=sys.argv[1], port=int(sys.argv[2]), db=int(sys.argv[3]), key_prefix="amaantest")
+async def main():
+    async with store.lock(sys.argv[4], lock_lifetime=60):
+        print("holding", flush=True)
+        await asyncio.sleep(600)  # a message processed when the server is killed
+asyncio.run(main())
+"""
+
+
+def test_a_killed_servers_lock_is_free_again_within_seconds_not_its_lifetime() -> None:
+    host, port = redis_address()
+    user = f"user-{uuid.uuid4().hex[:10]}"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, host, str(port), str(DB), user], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        time.sleep(LIVENESS + 1)  # alive: its heartbeat keeps the ticket past the liveness
+        store = _atomic()
+        assert store.get_lock(user) is not None  # its ticket is still there
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        killed = time.monotonic()
+
+        async def retry() -> float:
+            async with store.lock(user, lock_lifetime=60):
+                return time.monotonic() - killed
+
+        waited = asyncio.run(retry())
+    finally:
+        holder.kill()
+        holder.wait()
+    print(f"lock of a killed server free after {waited:.2f} s (liveness {LIVENESS} s, lifetime 60 s)")
+    assert waited < LIVENESS + 1
+
+
+async def test_a_live_server_keeps_its_lock_longer_than_the_liveness() -> None:
+    holder, other = _atomic(), _atomic()
+    holder.liveness = other.liveness = 0.4
+    user = f"user-{uuid.uuid4().hex[:10]}"
+    began = time.monotonic()
+
+    async def second_message() -> float:
+        async with other.lock(user, lock_lifetime=10):
+            return time.monotonic() - began
+
+    async with holder.lock(user, lock_lifetime=10):
+        waiting = asyncio.create_task(second_message())
+        await asyncio.sleep(1.5)  # processing: well past 0.4 s, renewed by the heartbeat thread
+        assert not waiting.done()
+    assert await asyncio.wait_for(waiting, 5) >= 1.5
+    holder.close()
+    other.close()
 
 
 def test_rasa_builds_it_from_endpoints_yml(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:

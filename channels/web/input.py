@@ -210,6 +210,11 @@ class WebInput(InputChannel):
             sender = self._senders.get(sid)
             if sender is None:
                 return {"ok": False, "error": "no_session"}
+            # Its place in the conversation first, before any await (channels.gate).
+            async with gate.turn(sender):
+                return await uttered(sid, sender, data)
+
+        async def uttered(sid: str, sender: str, data: Any) -> Dict[str, Any]:
             if not await self.limiter.allow("message", self._addresses.get(sid, "unknown")):
                 return {"ok": False, "error": "busy"}
             if not isinstance(data, dict):
