@@ -222,6 +222,12 @@ class FakePlatforms:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as the real APIs: the workers' clients reuse their connections.
+            # (without Nagle's delay: headers and body are two writes, and a kept-alive connection
+            # would wait for the client's delayed ACK, 40 ms, between them).
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 self.reply(*fake.answer(self.path, raw, self.headers.get("Content-Type", "")))

@@ -8,7 +8,7 @@ the pace is shared in Redis and each recipient's row is claimed by one of them.
 * ``fan_out(broadcast_id)`` — once due and neither paused nor cancelled: a queued row for every
   active subscriber of the segment (idempotent), then ``send_batch`` jobs of ``BATCH`` recipients
   (RapidPro's batch size). Run again (a restart, a resume), it queues what is still queued.
-* ``send_batch(broadcast_id, sender_ids)`` — ``Deliverer.deliver`` each; recipients in quiet hours
+* ``send_batch(broadcast_id, sender_ids)`` — ``Deliverer.deliver_batch``; recipients in quiet hours
   go back on the queue with a delay for when their quiet hours end.
 * ``tips_tick()`` — every ``TICK_SECONDS``: each subscriber whose next tip is due gets it (a delivery
   row ``t-<tip id>``, the same exactly-once key), and their next one is scheduled. One chain of
@@ -164,8 +164,7 @@ def send_batch(broadcast_id: str, sender_ids: List[str]) -> None:
         logger.error("campaigns.batch.unknown_item broadcast=%s", broadcast_id)
         return
     held: Dict[int, List[str]] = {}
-    for sender_id in sender_ids:
-        state, wait = d.deliver(broadcast, item, sender_id)
+    for sender_id, (state, wait) in zip(sender_ids, d.deliver_batch(broadcast, item, sender_ids), strict=True):
         if state == "held":
             held.setdefault(int(wait) + 1, []).append(sender_id)
     for wait, group in held.items():
