@@ -14,7 +14,7 @@ the highest rate the workers sustain here; and what 100,000 subscribers take at 
 
 Usage: python bench/campaigns.py [--subscribers 20000] [--rate 200] [--processes 2] [--threads 8]
 [--database-url URL (default: a new SQLite file)] [--redis-url redis://127.0.0.1:6379/11]
-[--chat-users 4] [--chat-seconds 60] [--no-chat]. The Redis database is the bench's own: its
+[--chat-users 4] [--chat-seconds 60] [--no-chat] [--highest-only]. The Redis database is the bench's own: its
 campaign and address keys are deleted first. Writes bench/campaigns-results.json.
 """
 
@@ -171,6 +171,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--chat-users", type=int, default=4)
     parser.add_argument("--chat-seconds", type=float, default=60.0)
     parser.add_argument("--no-chat", action="store_true", help="no Rasa server, no REST p95")
+    parser.add_argument("--highest-only", action="store_true", help="only the highest rate (no paced broadcasts)")
     args = parser.parse_args(argv)
     key = Fernet.generate_key().decode()
     # The servers this process starts read these too (REDIS_URL: Rasa's lock and tracker stores).
@@ -201,7 +202,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         chats = subscribe(store, args.redis_url, MultiFernet([Fernet(key.encode())]), args.subscribers)
         store.close()
         url = ""
-        if not args.no_chat:
+        if not args.no_chat and not args.highest_only:
             url, servers = start_rasa(Path(tmp))
         worker = start_worker(env, args)
         try:
@@ -210,7 +211,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 started = time.monotonic()
                 paced: List[Dict[str, Any]] = []
                 chat: Dict[str, List[Dict[str, Any]]] = {"without": [], "with": []}
-                for phase in ("without", "with", "with", "without"):
+                for phase in () if args.highest_only else ("without", "with", "with", "without"):
                     if phase == "with":
                         load = ChatLoad(url, _messages(), args.chat_users).start() if url else None
                         paced.append(broadcast(env, fake, chats, args.rate, memory))
