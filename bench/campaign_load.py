@@ -5,12 +5,15 @@ its next message a moment after the last answer, as people do), timed per messag
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import aiohttp
 
@@ -83,8 +86,33 @@ def p95_ms(latencies: Sequence[float]) -> float:
 
 
 class ChatLoad:
-    """``users`` simulated people talking to the REST channel at ``url`` from a thread of its own
-    until ``stop()``; each waits ``think`` seconds after an answer before the next message."""
+    """``users`` simulated people talking to the REST channel at ``url`` until ``stop()``; each
+    waits ``think`` seconds after an answer before the next message. They run in a process of their
+    own (``_Users`` there): in this one the fake platform's threads, answering 200 requests a second
+    under the same GIL, would delay the clock that times the answers."""
+
+    def __init__(self, url: str, messages: Sequence[str], users: int = 4, think: float = 1.0):
+        self.latencies: List[float] = []
+        self._args = [url, str(users), str(think), json.dumps(list(messages))]
+        self._process: Optional[subprocess.Popen] = None
+
+    def start(self) -> ChatLoad:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "bench.campaign_load", *self._args],
+            cwd=Path(__file__).resolve().parents[1], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        return self
+
+    def stop(self) -> Dict[str, float]:
+        assert self._process is not None
+        out, _ = self._process.communicate("", timeout=300)  # end of input: the users stop
+        result = json.loads(out)
+        self.latencies = result.pop("latencies")
+        return result
+
+
+class _Users:
+    """The simulated users themselves, in the chat load's own process."""
 
     def __init__(self, url: str, messages: Sequence[str], users: int = 4, think: float = 1.0):
         self.url = url
@@ -96,12 +124,12 @@ class ChatLoad:
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
-    def start(self) -> ChatLoad:
+    def start(self) -> _Users:
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
         self._thread.start()
         return self
 
-    def stop(self) -> Dict[str, float]:
+    def stop(self) -> Dict[str, Any]:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=180)
@@ -110,6 +138,7 @@ class ChatLoad:
             "errors": self.errors,
             "p50_ms": round(1000 * statistics.median(self.latencies), 1) if self.latencies else 0.0,
             "p95_ms": p95_ms(self.latencies),
+            "latencies": self.latencies,
         }
 
     async def _run(self) -> None:
@@ -133,3 +162,10 @@ class ChatLoad:
             self.latencies.append(time.perf_counter() - started)
             self.errors += 0 if ok else 1
             await asyncio.sleep(self.think)
+
+
+if __name__ == "__main__":
+    # python -m bench.campaign_load URL USERS THINK MESSAGES_JSON: chat until stdin ends, print the result.
+    users = _Users(sys.argv[1], json.loads(sys.argv[4]), int(sys.argv[2]), float(sys.argv[3])).start()
+    sys.stdin.read()
+    print(json.dumps(users.stop()))

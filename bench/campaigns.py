@@ -152,14 +152,6 @@ def start_rasa(run_dir: Path) -> tuple:
     return url, servers
 
 
-def chat_alone(url: str, args: argparse.Namespace) -> Dict[str, Any]:
-    from bench.run import MESSAGES
-
-    load = ChatLoad(url, MESSAGES, args.chat_users).start()
-    time.sleep(args.chat_seconds)
-    return load.stop()
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscribers", type=int, default=20000)
@@ -186,7 +178,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "processes": args.processes,
         "threads": args.threads,
     }
-    fake = FakePlatforms().start()
+    fake = FakePlatforms(nice=10).start()
     servers: List[subprocess.Popen] = []
     with tempfile.TemporaryDirectory() as tmp:
         database_url = args.database_url or f"sqlite:///{tmp}/bench.db"

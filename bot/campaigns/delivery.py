@@ -23,8 +23,9 @@ A worker's job (``deliver_batch``) reads its recipients' rows and addresses in o
 stays in ``sending``, signed by a live worker; if that worker dies first, the row is resolved as
 below, rightly, since its request was answered. ``bench/campaigns.py`` measured what each step saved.
 
-**A worker killed in the middle** (``kill -9``) leaves at most one row per thread in ``sending``:
-the one whose request was on the wire. Rows still signed by a live process are left alone; once
+**A worker killed in the middle** (``kill -9``) leaves in ``sending``, per thread, the row whose
+request was on the wire and the Telegram rows answered but not recorded yet (fewer than
+``SENT_EVERY``). Rows still signed by a live process are left alone; once
 the signer's liveness key has expired, its connections are closed and the platform has all it
 will ever get, so the row is resolved:
 
