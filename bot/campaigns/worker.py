@@ -61,8 +61,8 @@ class _TickOnBoot(Middleware):
 class _BelowReplies(Middleware):
     """Each worker process lowers its CPU priority (``CAMPAIGN_WORKER_NICE``, 10) as it boots: on a
     machine it shares with the Rasa servers, a broadcast takes the CPU they leave, so that it never
-    delays a reply. bench/campaigns.py: the REST p95 of live chat during a 200/s broadcast went from
-    3.6x its value without one to (see docs/CAMPAIGNS.md, "Figures")."""
+    delays a reply (``bench/campaigns.py`` compares the REST p95 of live chat with a broadcast and
+    without one: docs/CAMPAIGNS.md, "Figures")."""
 
     def after_process_boot(self, broker: Any) -> None:
         wanted = get_settings().campaign_worker_nice
