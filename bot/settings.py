@@ -138,6 +138,7 @@ class Settings:
     campaign_telegram_rate: float = 25.0  # [CAMPAIGN_TELEGRAM_RATE] messages/s over all chats
     campaign_whatsapp_rate: float = 10.0  # [CAMPAIGN_WHATSAPP_RATE] messages/s per Twilio sender
     campaign_heartbeat_ms: int = 60_000  # [CAMPAIGN_HEARTBEAT_MS] a dead worker's jobs return after this
+    campaign_worker_nice: int = 10  # [CAMPAIGN_WORKER_NICE] the workers' CPU priority below the servers' (0: same)
     # Anonymous analytics (docs/ANALYTICS.md): daily counters in the case database.
     analytics_enabled: bool = True  # [ANALYTICS_ENABLED] 0 turns counting off (make bench compares)
     analytics_flush_seconds: float = 5.0  # [ANALYTICS_FLUSH_SECONDS] how often counters are written
@@ -257,6 +258,7 @@ def _campaign_settings(env: Mapping[str, str]) -> Dict[str, Any]:
         "campaign_quiet_hours": quiet,
         "campaign_timezone": zone,
         "campaign_heartbeat_ms": _int("CAMPAIGN_HEARTBEAT_MS", Settings.campaign_heartbeat_ms),
+        "campaign_worker_nice": min(19, max(0, _int("CAMPAIGN_WORKER_NICE", Settings.campaign_worker_nice))),
         **rates,
     }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import time
 import uuid
@@ -119,6 +120,9 @@ class FakePlatforms:
     held: int = 0
     posts: int = 0
     released: threading.Event = field(default_factory=threading.Event)
+    # Above 0: the threads answering requests run this much below the process's CPU priority
+    # (bench/campaigns.py: the fake stands for Telegram's servers, which take no CPU from the bot's).
+    nice: int = 0
 
     def hold(self, after: int, lose_every_other: bool = False) -> None:
         with self.lock:
@@ -222,6 +226,18 @@ class FakePlatforms:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as the real APIs: the workers' clients reuse their connections.
+            # (without Nagle's delay: headers and body are two writes, and a kept-alive connection
+            # would wait for the client's delayed ACK, 40 ms, between them).
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def setup(self) -> None:
+                if fake.nice:  # this connection's thread only (Linux: a thread id is a process id here)
+                    tid = threading.get_native_id()
+                    os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + fake.nice))
+                super().setup()
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 self.reply(*fake.answer(self.path, raw, self.headers.get("Content-Type", "")))

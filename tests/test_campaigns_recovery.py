@@ -133,3 +133,46 @@ def test_a_refused_request_gives_its_claim_back_while_it_waits(setup: Setup) -> 
     assert setup.deliverer.deliver(broadcast, item, sender)[0] == "sent"
     assert "queued" in seen and "sending" not in seen  # a kill during the wait leaves it to send
     assert len([r for r in setup.fake.to(setup.chat(sender)) if r.platform == "telegram"]) == 1
+
+
+def test_a_batch_whose_worker_died_before_recording_its_sends_sends_nobody_twice(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker's job records its Telegram sends together (``SENT_EVERY``); killed after the sends
+    went out but before that commit, its rows stay in ``sending``: the next worker counts them sent."""
+    senders = [setup.telegram_subscriber() for _ in range(3)]
+    bid = setup.store.create_broadcast("msg-back-to-school", Segment())
+    setup.store.add_deliveries(bid, senders)
+    broadcast, item = setup.store.broadcast(bid), LIB.item("msg-back-to-school")
+    assert broadcast is not None and item is not None
+
+    def killed(*args: object) -> None:
+        raise SystemExit("kill -9")  # the process ends here: nothing after it runs
+
+    dying = setup.deliverer.liveness
+    with monkeypatch.context() as patch:
+        patch.setattr(setup.store, "mark_sent", killed)
+        with pytest.raises(SystemExit):
+            setup.deliverer.deliver_batch(broadcast, item, senders)
+    assert [outcome(setup, broadcast, s)[0] for s in senders] == ["sending"] * 3
+    dying.stop()  # its liveness key gone, as after kill -9 and the key's expiry
+    setup.deliverer.liveness = WorkerLiveness(setup.redis)
+    try:
+        assert setup.deliverer.deliver_batch(broadcast, item, senders) == [("sent", 0.0)] * 3
+    finally:
+        setup.deliverer.liveness.stop()
+    assert [len(setup.fake.to(setup.chat(s))) for s in senders] == [1, 1, 1]
+    assert [outcome(setup, broadcast, s) for s in senders] == [("sent", "unconfirmed")] * 3
+
+
+def test_a_batch_records_its_telegram_sends_as_sent(setup: Setup) -> None:
+    senders = [setup.telegram_subscriber() for _ in range(25)]  # more than SENT_EVERY
+    bid = setup.store.create_broadcast("msg-back-to-school", Segment())
+    setup.store.add_deliveries(bid, senders)
+    broadcast, item = setup.store.broadcast(bid), LIB.item("msg-back-to-school")
+    assert broadcast is not None and item is not None
+    assert setup.deliverer.deliver_batch(broadcast, item, senders) == [("sent", 0.0)] * 25
+    assert [len(setup.fake.to(setup.chat(s))) for s in senders] == [1] * 25
+    progress = setup.store.progress(bid)
+    assert (progress["sent"], progress["sending"], progress["queued"]) == (25, 0, 0)
+    assert {outcome(setup, broadcast, s) for s in senders} == {("sent", "")}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Dict, Optional, Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -40,8 +40,17 @@ class WhatsAppAddresses:
     def address(self, sender_id: str) -> Optional[str]:
         if self._cipher is None:
             return None
-        token = self._redis.get(f"amaan:addr:{sender_id}")
-        if token is None:
+        return self._decrypt(self._redis.get(f"amaan:addr:{sender_id}"))
+
+    def addresses(self, sender_ids: Sequence[str]) -> Dict[str, Optional[str]]:
+        """``address`` for a batch in one round trip (``MGET``)."""
+        if self._cipher is None or not sender_ids:
+            return {s: None for s in sender_ids}
+        tokens = self._redis.mget([f"amaan:addr:{s}" for s in sender_ids])
+        return {s: self._decrypt(t) for s, t in zip(sender_ids, tokens, strict=True)}
+
+    def _decrypt(self, token: Optional[bytes]) -> Optional[str]:
+        if token is None or self._cipher is None:
             return None
         try:
             return self._cipher.decrypt(bytes(token)).decode()

@@ -100,6 +100,51 @@ class DeliveryRecords:
         found = subscriber_info(row) if row.channel is not None else None
         return str(row.delivery_state), row.delivery_changed, found, row.delivery_reason
 
+    def recipients(
+        self, broadcast_id: str, sender_ids: Sequence[str]
+    ) -> Dict[str, Tuple[str, datetime, Optional[Any], Optional[str]]]:
+        """``recipient`` for a whole batch in one query (a worker's job of ``BATCH`` recipients)."""
+        if not sender_ids:
+            return {}
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(
+                    Delivery.sender_id.label("delivery_sender"),
+                    Delivery.state.label("delivery_state"),
+                    Delivery.updated_at.label("delivery_changed"),
+                    Delivery.reason.label("delivery_reason"),
+                    Subscriber,
+                )
+                .outerjoin(Subscriber, Subscriber.sender_id == Delivery.sender_id)
+                .where(Delivery.broadcast_id == broadcast_id, Delivery.sender_id.in_(list(sender_ids)))
+            ).all()
+        return {
+            str(row.delivery_sender): (
+                str(row.delivery_state),
+                row.delivery_changed,
+                subscriber_info(row) if row.channel is not None else None,
+                row.delivery_reason,
+            )
+            for row in rows
+        }
+
+    def mark_sent(self, broadcast_id: str, sent: Sequence[Tuple[str, Optional[str]]]) -> List[str]:
+        """sending → sent for each (sender id, provider's id), in one transaction; the sender ids
+        whose row this call moved (a row resolved meanwhile by another worker is left alone)."""
+        moved: List[str] = []
+        now = utcnow()
+        with self._tx() as conn:
+            for sender_id, provider_id in sent:
+                values: Dict[str, Any] = dict(state="sent", reason=None, updated_at=now)
+                if provider_id:
+                    values["provider_id"] = provider_id
+                query = update(Delivery).where(
+                    Delivery.broadcast_id == broadcast_id, Delivery.sender_id == sender_id, Delivery.state == "sending"
+                )
+                if conn.execute(query.values(**values)).rowcount:
+                    moved.append(sender_id)
+        return moved
+
     def delivery(self, broadcast_id: str, sender_id: str) -> Optional[Tuple[str, datetime]]:
         """(state, when it last changed), or None when there is no such row."""
         with self._tx() as conn:

@@ -17,8 +17,15 @@ The delivery row (broadcast id, sender id) is the idempotency key. In order:
    21610, ``failed`` on any other 4xx, and 5xx/network errors retried with backoff. A request that
    never reached the platform (429, no connection) gives the claim back while it waits.
 
-**A worker killed in the middle** (``kill -9``) leaves at most one row per thread in ``sending``:
-the one whose request was on the wire. Rows still signed by a live process are left alone; once
+A worker's job (``deliver_batch``) reads its recipients' rows and addresses in one query and one
+``MGET``, and records its Telegram sends as ``sent`` together, every ``SENT_EVERY`` and at its end
+(Twilio's, at once: its status callback names the row by its provider id). Until then such a row
+stays in ``sending``, signed by a live worker; if that worker dies first, the row is resolved as
+below, rightly, since its request was answered. ``bench/campaigns.py`` measured what each step saved.
+
+**A worker killed in the middle** (``kill -9``) leaves in ``sending``, per thread, the row whose
+request was on the wire and the Telegram rows answered but not recorded yet (fewer than
+``SENT_EVERY``). Rows still signed by a live process are left alone; once
 the signer's liveness key has expired, its connections are closed and the platform has all it
 will ever get, so the row is resolved:
 
@@ -37,9 +44,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from bot.campaigns.addresses import WhatsAppAddresses
 from bot.campaigns.content import CampaignLibrary, Item
@@ -49,7 +56,7 @@ from bot.campaigns.quiet import QuietHours
 from bot.campaigns.senders import SendResult, TelegramSender, TwilioSender
 from bot.campaigns.store import BroadcastInfo, CampaignStore, SubscriberInfo
 
-__all__ = ["Deliverer", "Rates", "POLL_KEY", "POLL_TTL", "render", "poll_sent"]
+__all__ = ["Batch", "Deliverer", "Rates", "POLL_KEY", "POLL_TTL", "SENT_EVERY", "render", "poll_sent"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +68,7 @@ MAX_RETRY_AFTER = 300.0
 SENDING_LEASE = 15.0
 # Twilio's creation time has whole seconds and another clock than ours.
 LOOKUP_SKEW = timedelta(seconds=5)
+SENT_EVERY = 20  # Telegram sends recorded together (one commit), at most this many in sending
 
 
 # The WhatsApp connector's last numbered list (channels/whatsapp/choices.py, under its "amaan:" prefix).
@@ -80,6 +88,15 @@ class Rates:
     telegram: float = 25.0
     telegram_chat: float = 1.0
     whatsapp: float = 10.0
+
+
+@dataclass
+class Batch:
+    """What ``deliver_batch`` read ahead for its recipients, and its sends not recorded yet."""
+
+    recipients: Dict[str, Tuple[str, datetime, Optional[SubscriberInfo], Optional[str]]]
+    addresses: Dict[str, Optional[str]]
+    sent: List[Tuple[SubscriberInfo, Optional[str]]] = field(default_factory=list)
 
 
 def render(item: Item, broadcast: Optional[BroadcastInfo], language: str, poll_hint: str = "") -> str:
@@ -120,10 +137,20 @@ class Deliverer:
         self._clock = clock
         self._sleep = sleep
 
-    def deliver(self, broadcast: BroadcastInfo, item: Item, sender_id: str) -> Tuple[str, float]:
+    def deliver_batch(self, broadcast: BroadcastInfo, item: Item, sender_ids: Sequence[str]) -> List[Tuple[str, float]]:
+        """``deliver`` to each of ``sender_ids``, their rows and addresses read in one go."""
+        batch = Batch(self.store.recipients(broadcast.id, sender_ids), self.addresses.addresses(sender_ids))
+        try:
+            return [self.deliver(broadcast, item, sender_id, batch) for sender_id in sender_ids]
+        finally:
+            self._record_sent(broadcast.id, item, batch)
+
+    def deliver(
+        self, broadcast: BroadcastInfo, item: Item, sender_id: str, batch: Optional[Batch] = None
+    ) -> Tuple[str, float]:
         """Deliver ``item`` to ``sender_id`` under ``broadcast``'s key; (state, seconds to wait when held)."""
         bid = broadcast.id
-        found = self.store.recipient(bid, sender_id)
+        found = batch.recipients.get(sender_id) if batch else self.store.recipient(bid, sender_id)
         if found is None:
             return "unknown", 0.0
         state, changed, subscriber, signature = found
@@ -143,9 +170,9 @@ class Deliverer:
             return "held", wait
         text = self._text(item, broadcast, subscriber.language)
         if subscriber.channel == "telegram" and self.telegram is not None:
-            result = self._telegram(bid, subscriber, text)
+            result = self._telegram(bid, subscriber, text, batch)
         elif subscriber.channel == "whatsapp" and self.twilio is not None:
-            result = self._whatsapp(bid, subscriber, item, text)
+            result = self._whatsapp(bid, subscriber, item, text, batch)
         else:
             self._final(
                 subscriber, bid, sender_id, "skipped", f"cannot_push_{subscriber.channel}"[:32], ("queued", "held")
@@ -153,7 +180,29 @@ class Deliverer:
             return "skipped", 0.0
         if isinstance(result, str):
             return result, 0.0
+        if result.outcome == "sent" and batch is not None and subscriber.channel == "telegram":
+            batch.sent.append((subscriber, result.provider_id))
+            if len(batch.sent) >= SENT_EVERY:
+                self._record_sent(bid, item, batch)
+            return "sent", 0.0
         return self._record(bid, subscriber, item, result), 0.0
+
+    def _record_sent(self, bid: str, item: Item, batch: Batch) -> None:
+        """Record the batch's sends so far as ``sent`` in one commit, and count each row moved."""
+        if not batch.sent:
+            return
+        subscribers = {s.sender_id: s for s, _ in batch.sent}
+        moved = self.store.mark_sent(bid, [(s.sender_id, provider_id) for s, provider_id in batch.sent])
+        batch.sent.clear()
+        for sender_id in moved:
+            self._count(subscribers[sender_id], bid, "sent")
+            if item.kind == "poll":
+                poll_sent(self.redis, sender_id, item)
+
+    def _address(self, sender_id: str, batch: Optional[Batch]) -> Optional[str]:
+        if batch is not None and sender_id in batch.addresses:
+            return batch.addresses[sender_id]
+        return self.addresses.address(sender_id)
 
     def _text(self, item: Item, broadcast: BroadcastInfo, language: str) -> str:
         return render(
@@ -211,14 +260,17 @@ class Deliverer:
         """Record a row's outcome and, when this call recorded it, count it (``bot.analytics``)."""
         done = self.store.mark(bid, sender_id, state, reason, provider_id=provider_id, only_from=only_from)
         if done:
-            self.store.counts.count(
-                "campaign_messages",
-                state=state,
-                kind="tip" if bid.startswith("t-") else "broadcast",
-                channel=subscriber.channel if subscriber else None,
-                language=subscriber.language if subscriber else None,
-            )
+            self._count(subscriber, bid, state)
         return done
+
+    def _count(self, subscriber: Optional[SubscriberInfo], bid: str, state: str) -> None:
+        self.store.counts.count(
+            "campaign_messages",
+            state=state,
+            kind="tip" if bid.startswith("t-") else "broadcast",
+            channel=subscriber.channel if subscriber else None,
+            language=subscriber.language if subscriber else None,
+        )
 
     def _sent(
         self,
@@ -236,11 +288,11 @@ class Deliverer:
 
     # --- per platform --------------------------------------------------------------------------
 
-    def _telegram(self, bid: str, subscriber: SubscriberInfo, text: str) -> Any:
+    def _telegram(self, bid: str, subscriber: SubscriberInfo, text: str, batch: Optional[Batch]) -> Any:
         telegram = self.telegram
         assert telegram is not None
         # The sender id is a keyed hash: the chat id is in the connector's encrypted address book.
-        address = self.addresses.address(subscriber.sender_id)
+        address = self._address(subscriber.sender_id, batch)
         try:
             chat_id = int(address or "")
         except ValueError:
@@ -249,18 +301,17 @@ class Deliverer:
             return "skipped"
 
         def pace() -> None:
-            self.pacer.wait(f"tg:{chat_id}", self.rates.telegram_chat)
-            self.pacer.wait("tg", self.rates.telegram)
+            self.pacer.wait_all(((f"tg:{chat_id}", self.rates.telegram_chat), ("tg", self.rates.telegram)))
 
         return self._claim_and_send(
             bid, subscriber.sender_id, pace, lambda: telegram.prepare(chat_id, text), telegram.send, "tg", "g"
         )
 
-    def _whatsapp(self, bid: str, subscriber: SubscriberInfo, item: Item, text: str) -> Any:
+    def _whatsapp(self, bid: str, subscriber: SubscriberInfo, item: Item, text: str, batch: Optional[Batch]) -> Any:
         twilio = self.twilio
         assert twilio is not None
         sender_id = subscriber.sender_id
-        address = self.addresses.address(sender_id)
+        address = self._address(sender_id, batch)
         if address is None:
             self._final(subscriber, bid, sender_id, "skipped", "no_address", ("queued", "held"))
             return "skipped"

@@ -76,7 +76,7 @@ class CampaignStore(DeliveryRecords):
 
     @classmethod
     def from_url(cls, url: str) -> CampaignStore:
-        engine = engine_for(url)
+        engine = engine_for(url, pooled_sqlite=True)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_for_many_writers)
         return cls(engine)

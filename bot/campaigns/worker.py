@@ -8,7 +8,7 @@ the pace is shared in Redis and each recipient's row is claimed by one of them.
 * ``fan_out(broadcast_id)`` — once due and neither paused nor cancelled: a queued row for every
   active subscriber of the segment (idempotent), then ``send_batch`` jobs of ``BATCH`` recipients
   (RapidPro's batch size). Run again (a restart, a resume), it queues what is still queued.
-* ``send_batch(broadcast_id, sender_ids)`` — ``Deliverer.deliver`` each; recipients in quiet hours
+* ``send_batch(broadcast_id, sender_ids)`` — ``Deliverer.deliver_batch``; recipients in quiet hours
   go back on the queue with a delay for when their quiet hours end.
 * ``tips_tick()`` — every ``TICK_SECONDS``: each subscriber whose next tip is due gets it (a delivery
   row ``t-<tip id>``, the same exactly-once key), and their next one is scheduled. One chain of
@@ -22,6 +22,7 @@ rows say who already got the message.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
@@ -57,6 +58,18 @@ class _TickOnBoot(Middleware):
         tips_tick.send()
 
 
+class _BelowReplies(Middleware):
+    """Each worker process lowers its CPU priority (``CAMPAIGN_WORKER_NICE``, 10) as it boots: on a
+    machine it shares with the Rasa servers, a broadcast takes the CPU they leave, so that it never
+    delays a reply (``bench/campaigns.py`` compares the REST p95 of live chat with a broadcast and
+    without one: docs/CAMPAIGNS.md, "Figures")."""
+
+    def after_process_boot(self, broker: Any) -> None:
+        wanted = get_settings().campaign_worker_nice
+        if wanted > 0:
+            os.nice(wanted)  # below whatever started it (make run, beside the servers)
+
+
 def _broker(settings: Settings) -> RedisBroker:
     # No connection is made here: redis-py connects on the first command.
     broker = RedisBroker(
@@ -68,6 +81,7 @@ def _broker(settings: Settings) -> RedisBroker:
         maintenance_chance=1_000_000 if settings.campaign_heartbeat_ms < 10_000 else 1000,
     )
     broker.add_middleware(_TickOnBoot())
+    broker.add_middleware(_BelowReplies())
     return broker
 
 
@@ -164,8 +178,7 @@ def send_batch(broadcast_id: str, sender_ids: List[str]) -> None:
         logger.error("campaigns.batch.unknown_item broadcast=%s", broadcast_id)
         return
     held: Dict[int, List[str]] = {}
-    for sender_id in sender_ids:
-        state, wait = d.deliver(broadcast, item, sender_id)
+    for sender_id, (state, wait) in zip(sender_ids, d.deliver_batch(broadcast, item, sender_ids), strict=True):
         if state == "held":
             held.setdefault(int(wait) + 1, []).append(sender_id)
     for wait, group in held.items():

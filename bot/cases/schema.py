@@ -15,6 +15,7 @@ from typing import Callable, List, Sequence, Tuple
 
 from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import QueuePool
 
 from bot.cases.models import Case, CaseMessage, CounselorPresence, SchemaVersion
 
@@ -97,15 +98,22 @@ def migrate_component(
     return level
 
 
-def engine_for(url: str) -> Engine:
-    """An engine for a ``DATABASE_URL`` (``postgres://`` is accepted for ``postgresql://``)."""
+def engine_for(url: str, pooled_sqlite: bool = False) -> Engine:
+    """An engine for a ``DATABASE_URL`` (``postgres://`` is accepted for ``postgresql://``).
+
+    ``pooled_sqlite`` keeps SQLite connections open between transactions (SQLAlchemy 1.4 opens and
+    closes one per transaction on a file, and closing the last one checkpoints the write-ahead log):
+    for the campaign workers, whose threads commit once per message."""
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             _private_file(Path(path))
-        return create_engine(url, future=True, connect_args={"timeout": 5, "check_same_thread": False})
+        connect_args = {"timeout": 5, "check_same_thread": False}
+        if pooled_sqlite and path and path != ":memory:":
+            return create_engine(url, future=True, poolclass=QueuePool, pool_size=16, connect_args=connect_args)
+        return create_engine(url, future=True, connect_args=connect_args)
     return create_engine(
         url, future=True, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args={"connect_timeout": 3}
     )
