@@ -78,7 +78,12 @@ class Cluster:
         return [p for p in self.processes if isinstance(p, Restartable) and p.role == role]
 
     def lines(self) -> List[str]:
-        return [f"{p.role:<8} port {p.port}  pid {p.pid}" for p in self.processes if isinstance(p, Restartable)]
+        # A campaign worker listens on no port: "-" rather than "None".
+        return [
+            f"{p.role:<15} port {p.port if p.port is not None else '-':<5}  pid {p.pid}"
+            for p in self.processes
+            if isinstance(p, Restartable)
+        ]
 
     def stop(self) -> None:
         from bot.run import stop

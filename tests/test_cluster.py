@@ -123,3 +123,14 @@ def test_the_haproxy_configuration_names_every_server_with_a_health_check() -> N
     assert "server rasa1 127.0.0.1:9001 check inter 1s fall 3 rise 1 cookie r1" in config
     assert "server actions0 127.0.0.1:9100 check" in config
     assert "option httpchk GET /health" in config and "option httpchk GET /\n" in config
+
+
+def test_the_cluster_prints_a_line_per_process_with_its_role_port_and_pid(cluster: RunningCluster) -> None:
+    lines = cluster.cluster.lines()
+    processes = [p for p in cluster.cluster.processes if hasattr(p, "role")]
+    assert len(lines) == len(processes)
+    for process, line in zip(processes, lines, strict=True):
+        role, _, port, _, pid = line.split()
+        assert (role, pid) == (process.role, str(process.pid))
+        assert port == (str(process.port) if process.port is not None else "-")  # never "None"
+    assert {"rasa", "actions", "haproxy"} <= {line.split()[0] for line in lines}
