@@ -124,6 +124,13 @@ SETS = (
         "a fourth batch (80 disclosures, 120 ordinary per language; ~15% Arabizi) by another writer (2026-12-06)",
     ),
     EvalSet(
+        "realistic_5",
+        "dev",
+        "writer",
+        {"en": "dev/realistic5_en.yml", "ar": "dev/realistic5_ar.yml"},
+        "a fifth batch (subtle disclosures, a third long, half the ordinary hard negatives) by another writer (2026-12-06)",
+    ),
+    EvalSet(
         "blind",
         "blind",
         "writer",
