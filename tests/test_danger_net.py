@@ -1746,7 +1746,7 @@ def test_loader_rejects_an_unknown_kind_in_phrases() -> None:
 
 def test_lexicon_uses_only_known_kinds_and_compiles() -> None:
     data = _lexicon()
-    assert set(data) == {"patterns", "phrases", "idioms", "softeners"}
+    assert set(data) == {"patterns", "phrases", "idioms", "softeners", "firsthand"}
     assert set(data["idioms"]) == {"en", "ar"}
     for layer in ("patterns", "phrases"):
         assert set(data[layer]) == {"en", "ar"}

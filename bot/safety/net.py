@@ -82,11 +82,13 @@ class DangerNet:
         phrases: List[_Phrase],
         idioms: Optional[List[re.Pattern[str]]] = None,
         softeners: Optional[List[re.Pattern[str]]] = None,
+        firsthand: Optional[List[re.Pattern[str]]] = None,
     ):
         self._patterns = patterns
         self._phrases = phrases
         self._idioms = idioms or []
         self._softeners = softeners or []
+        self._firsthand = firsthand or []
 
     @classmethod
     def from_dict(cls, data: Dict) -> DangerNet:
@@ -113,7 +115,7 @@ class DangerNet:
             by_language = (data.get(section) or {}).values()
             return [re.compile(_normalize_pattern(p)) for items in by_language for p in items or []]
 
-        return cls(patterns, phrases, regexes("idioms"), regexes("softeners"))
+        return cls(patterns, phrases, regexes("idioms"), regexes("softeners"), regexes("firsthand"))
 
     @classmethod
     def load(cls, path: Path = DEFAULT_LEXICON) -> DangerNet:
@@ -126,10 +128,13 @@ class DangerNet:
         return any(idiom.search(normalized) for idiom in self._idioms)
 
     def is_softened(self, text: str) -> bool:
-        """True when the message is framed as a general question, a story or a joke (``softeners``)."""
+        """True when the message is framed as a general question, a story or a joke (``softeners``),
+        unless the writer says it is about them ("asking for me actually", ``firsthand``)."""
+        normalized = normalize_for_matching(text)
+        if any(said.search(normalized) for said in self._firsthand):
+            return False
         if _LAUGHING.search(text):
             return True
-        normalized = normalize_for_matching(text)
         return any(softener.search(normalized) for softener in self._softeners)
 
     def assess(self, text: str) -> Optional[DangerAssessment]:
