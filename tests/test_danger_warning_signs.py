@@ -99,3 +99,17 @@ def test_a_general_question_is_softened_unless_the_writer_says_it_is_theirs(
 ) -> None:
     assert net.assess(text) is not None or softened, text
     assert net.is_softened(text) is softened
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("what do u do if ur stepdad slaps u every night", "abuse"),
+        ("الولد اللي بالديسكورد قال ما تخبر ماما عن كلامنا", "coercion"),
+        ("كل يوم يقول لو بتحبيني هتبعتي الصوره", "coercion"),
+    ],
+)
+def test_second_person_violence_secrecy_and_love_tests_fire(net: DangerNet, text: str, kind: str) -> None:
+    found = net.assess(text)
+    assert found is not None, text
+    assert found.kind == kind
