@@ -110,6 +110,7 @@ class DangerReading:
     score: float  # DIET's confidence in the disclosure intent
     scorer: Optional[float]  # the disclosure scorer's probability
     asked: Optional[str]  # the classifier's best other intent (what the message may be asking)
+    asked_confidence: float = 0.0  # DIET's confidence in ``asked``
 
     def as_dict(self) -> Dict[str, Any]:
         return {
@@ -120,6 +121,7 @@ class DangerReading:
             "score": round(self.score, 4),
             "scorer": self.scorer,
             "asked": self.asked,
+            "asked_confidence": round(self.asked_confidence, 4),
         }
 
 
@@ -136,12 +138,13 @@ def decide(
     best = max(DISCLOSURE_INTENTS, key=lambda i: scores.get(i, 0.0))
     score = scores.get(best, 0.0)
     asked = next((r.get("name") for r in ranking if r.get("name") not in _NOT_A_QUESTION), None)
+    asked_confidence = scores.get(asked, 0.0) if asked else 0.0
     # A general question, a story from the news or a joke is never a clear disclosure (looked for
     # only once something was found: most messages find nothing).
     found = net.assess(text)
     if found:
         tier = "uncertain" if net.is_softened(text) else "clear"
-        return DangerReading(tier, found.intent, found.kind, "net", score, scorer, asked)
+        return DangerReading(tier, found.intent, found.kind, "net", score, scorer, asked, asked_confidence)
     # A figure of speech ("dying of laughter") is left to the lexicon, which has already said no.
     read = None if net.has_idiom(text) else thresholds.tier(text, score, scorer)
     if read is None:
@@ -152,7 +155,7 @@ def decide(
         return None
     tier = "clear" if read == "clear" and not net.is_softened(text) else "uncertain"
     kind = "self_harm" if best == "disclose_self_harm" else "unspecified"
-    return DangerReading(tier, best, kind, "model", score, scorer, asked)
+    return DangerReading(tier, best, kind, "model", score, scorer, asked, asked_confidence)
 
 
 def is_figure_of_speech(text: str, intent: Optional[str], net: DangerNet) -> bool:
