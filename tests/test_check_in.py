@@ -30,6 +30,12 @@ CLEAR = {
     "en": "he is blackmailing me right now and wants money for my pics",
     "ar": "واحد يبتزني بصوري ويبي فلوس الحين",
 }
+# A general question the classifier is sure asks about sextortion (0.62 in Arabic): checked in on
+# and answered at once. (POSSIBLE's Arabic, in the first person, leaves the topic to "no".)
+GENERAL = {
+    "en": POSSIBLE["en"],
+    "ar": "ماذا يفعل المراهق إذا ابتزه شخص بصوره؟ سؤال عام",
+}
 HELLO = {"en": "hello", "ar": "مرحبا"}
 YES_TYPED = {"en": "yes", "ar": "ايوه"}
 
@@ -109,6 +115,20 @@ def test_no_to_the_check_in_answers_the_question_and_opens_nothing(bot: Bot, cas
     # The check-in is closed: a later "yes" is an ordinary yes, not a disclosure.
     bot.say(sender, "/affirm")
     assert cases.cases_of(Conversation("rest", sender)) == []
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_a_check_in_on_a_question_also_answers_it_and_no_does_not_repeat_it(bot: Bot, lang: str) -> None:
+    """The general blackmail question is checked in on and answered at once (the classifier is
+    sure enough it asks about sextortion); the check-in's buttons stay the only ones."""
+    sender = start(bot, lang)
+    replies = bot.say(sender, GENERAL[lang])
+    advice = LIB.advice("sextortion", "teen", lang)
+    assert [r["text"] for r in replies] == [LIB.message("danger_check_in", lang, "teen"), advice]
+    assert "buttons" not in replies[1] or not replies[1]["buttons"]
+    declined = bot.say(sender, "/deny")
+    assert declined[0]["text"] == LIB.message("check_in_declined", lang)
+    assert advice not in texts(declined)
 
 
 @pytest.mark.parametrize("lang", ["en", "ar"])

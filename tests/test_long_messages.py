@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import pytest
 
+from bot.content import TOPIC_INTENTS, ContentLibrary
 from bot.nlu.sentences import sentences
+from bot.settings import PROJECT_ROOT
 from tests.conftest import Bot, new_sender
+
+LIB = ContentLibrary.load(PROJECT_ROOT / "data")
+AUDIENCES = (None, "child", "teen", "parent", "educator")  # who is asking is not told here
 
 # Written for this test (not from any evaluation set). Without the component the model read the
 # first as image sharing (0.47) and the second as privacy (0.57).
@@ -38,11 +43,22 @@ def test_sentences_splits_on_stops_and_keeps_three_words_or_more() -> None:
 
 @pytest.mark.server
 @pytest.mark.parametrize("text, topic", LONG)
-def test_a_long_message_gets_the_topic_of_its_question(bot: Bot, text: str, topic: str) -> None:
+def test_a_long_message_gets_the_answer_to_its_question(bot: Bot, text: str, topic: str) -> None:
+    """The question is answered. A story before it may make the model wonder (the first reads as a
+    possible disclosure): then the check-in comes first, and the answer with it or, when the model
+    was not sure what was asked, after "no"; never twice."""
     sender = new_sender()
-    said = bot.text(sender, text)
-    assert bot.tracker(sender)["latest_message"]["intent"]["name"] == topic
-    assert "not sure I understood" not in said
+    replies = bot.say(sender, text)
+    advice = {LIB.advice(TOPIC_INTENTS[topic], a, "en") for a in AUDIENCES}
+    intent = bot.tracker(sender)["latest_message"]["intent"]["name"]
+    if intent == topic:
+        assert advice & {r.get("text") for r in replies}
+        return
+    assert intent == "possible_disclosure"
+    check_in = {LIB.message("danger_check_in", "en", a) for a in AUDIENCES}
+    assert check_in & {r.get("text") for r in replies}
+    declined = bot.say(sender, "/deny")
+    assert len([r for r in replies + declined if r.get("text") in advice]) == 1
 
 
 @pytest.mark.server
