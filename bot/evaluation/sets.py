@@ -131,6 +131,13 @@ SETS = (
         "a fifth batch (subtle disclosures, a third long, half the ordinary hard negatives) by another writer (2026-12-06)",
     ),
     EvalSet(
+        "realistic_6",
+        "dev",
+        "writer",
+        {"en": "dev/realistic6_en.yml", "ar": "dev/realistic6_ar.yml"},
+        "a sixth batch (half the messages 20-90 words, a third of the Arabic MSA, subtle disclosures) by another writer (2026-12-06)",
+    ),
+    EvalSet(
         "blind",
         "blind",
         "writer",
