@@ -188,8 +188,7 @@ def send_batch(broadcast_id: str, sender_ids: List[str]) -> None:
 
 def _finish_if_done(broadcast_id: str) -> None:
     store = deliverer().store
-    progress = store.progress(broadcast_id)
-    if progress["queued"] == 0 and progress["held"] == 0 and progress["sending"] == 0:
+    if not store.unfinished(broadcast_id):
         store.set_status(broadcast_id, "done", only_from=("running",))
 
 
