@@ -24,10 +24,10 @@ from dramatiq.brokers.redis import RedisBroker
 from bot.campaigns.memory import M_ARENA_MAX, ReturnFreedMemory, glibc
 from bot.campaigns.worker import NAMESPACE, QUEUE
 from bot.settings import PROJECT_ROOT
-from tests.campaign_memory_probe import ACTOR
 from tests.services import redis_url
 
 REDIS_URL = redis_url(12)  # the tests' Redis (tests/services.py), database 12: this file's own
+ACTOR = "memory_probe"  # tests/campaign_memory_probe.py's actor, loaded in the worker only
 
 
 class FakeLibc:
