@@ -65,14 +65,18 @@ class MemorySampler:
         return [kib for at, kib in self.samples if start <= at <= end]
 
 
-def quarters(samples: Sequence[int]) -> Dict[str, float]:
-    """Mean MiB of the first and the last quarter of ``samples``, and last / first ("flat" near 1)."""
+def quarters(samples: Sequence[int]) -> Dict[str, Any]:
+    """Mean MiB of each quarter of ``samples`` (``quarters_mib``), the first and the last again, and
+    last / first ("flat" near 1)."""
     if len(samples) < 4:
         return {"samples": len(samples)}
     n = len(samples) // 4
     first, last = statistics.mean(samples[:n]) / 1024, statistics.mean(samples[-n:]) / 1024
+    bounds = [round(len(samples) * k / 4) for k in range(5)]
+    each = [statistics.mean(samples[bounds[k] : bounds[k + 1]]) / 1024 for k in range(4)]
     return {
         "samples": len(samples),
+        "quarters_mib": [round(q, 1) for q in each],
         "first_quarter_mib": round(first, 1),
         "last_quarter_mib": round(last, 1),
         "last_over_first": round(last / first, 3),

@@ -8,7 +8,7 @@ In one run, alternating so that a machine getting busier favours neither side: l
 a paced broadcast with the chat, another paced broadcast with the chat, live chat alone. Reported:
 for each broadcast, the time from the launch to the last message against the floor its rate sets
 (N / rate), duplicates and losses (every chat must have exactly one copy), the workers' memory
-(every worker process, sampled each second: the last quarter against the first); the REST p95 of
+(every worker process, sampled each second: the mean of each quarter, the last against the first); the REST p95 of
 live chat with a broadcast against without one; then, the pace set far above anything reachable,
 the highest rate the workers sustain here; and what 100,000 subscribers take at the real limits.
 
@@ -74,9 +74,11 @@ def clean_redis(redis_url: str) -> None:
                 client.delete(*keys[start : start + 1000])
 
 
-def start_worker(env: Dict[str, str], args: argparse.Namespace) -> subprocess.Popen:
+def start_worker(
+    env: Dict[str, str], args: argparse.Namespace, module: str = "bot.campaigns.worker"
+) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "dramatiq", "bot.campaigns.worker", "--processes", str(args.processes),
+        [sys.executable, "-m", "dramatiq", module, "--processes", str(args.processes),
          "--threads", str(args.threads)],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip

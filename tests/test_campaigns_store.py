@@ -124,3 +124,69 @@ def test_a_status_callback_finds_its_delivery(store: CampaignStore) -> None:
     assert apply_twilio_status(store, "SMunknown", "delivered", "") is None  # a reply's callback
     progress = store.progress(bid)
     assert (progress["opted_out"], progress["skipped"], progress["sent"]) == (1, 1, 0)
+
+
+def test_unfinished_says_what_progress_said(store: CampaignStore) -> None:
+    """``unfinished`` (the worker's question after every batch) against the counts it replaces:
+    not done while any row is queued, held or sending, whatever the other rows and broadcasts."""
+    from bot.campaigns.models import DELIVERY_STATES
+
+    senders = [tg() for _ in range(3)]
+    bid, other = store.create_broadcast("msg-back-to-school", Segment()), store.create_broadcast("m", Segment())
+    assert store.unfinished(bid) is False  # nobody to send to: done
+    store.add_deliveries(bid, senders)
+    store.add_deliveries(other, senders)  # another broadcast's rows, all queued, never count
+    for state in DELIVERY_STATES:
+        for last in DELIVERY_STATES:
+            for sender in senders[:-1]:
+                store.mark(bid, sender, state)
+            store.mark(bid, senders[-1], last)
+            p = store.progress(bid)
+            assert store.unfinished(bid) is not (p["queued"] == 0 and p["held"] == 0 and p["sending"] == 0)
+            assert store.unfinished(bid) is bool({state, last} & {"queued", "held", "sending"})
+
+
+def _plan(store: CampaignStore, bid: str) -> List[str]:
+    """The lines of the database's plan for ``unfinished``'s query that read the deliveries."""
+    from sqlalchemy import select
+
+    from bot.campaigns.models import UNFINISHED_STATES, Delivery
+
+    query = (
+        select(Delivery.id)
+        .where(Delivery.broadcast_id == bid, Delivery.state.in_(UNFINISHED_STATES))
+        .limit(1)
+        .compile(store.engine, compile_kwargs={"literal_binds": True})
+    )
+    with store.engine.begin() as conn:
+        conn.execute(text("ANALYZE campaign_deliveries"))
+        explain = "EXPLAIN" if conn.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN"
+        lines = [str(r[-1]) for r in conn.execute(text(f"{explain} {query}"))]
+    return [line for line in lines if "campaign_deliveries" in line or "Cond" in line or "Filter" in line]
+
+
+def test_unfinished_looks_up_the_state_index_after_a_migration_from_level_1(store: CampaignStore) -> None:
+    """A database migrated before the index (level 1) gets it; the query then finds a broadcast's
+    unfinished rows in it by broadcast and state, not by reading every row of the broadcast."""
+    bids = [store.create_broadcast("msg-back-to-school", Segment()) for _ in range(3)]
+    for bid in bids:
+        store.add_deliveries(bid, [f"tg-{n:05d}" for n in range(2000)])
+        with store.engine.begin() as conn:  # a broadcast nearly done: 5 rows still queued
+            conn.execute(
+                text(
+                    "UPDATE campaign_deliveries SET state = 'sent' WHERE broadcast_id = :b AND sender_id > 'tg-00004'"
+                ),
+                {"b": bid},
+            )
+    with store.engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_campaign_deliveries_broadcast_state"))
+        conn.execute(text("UPDATE amaan_schema SET version = 1 WHERE component = 'campaigns'"))
+    assert "ix_campaign_deliveries_broadcast_state" not in "\n".join(_plan(store, bids[0]))
+    assert store.migrate() == 2
+    plan = "\n".join(_plan(store, bids[0]))
+    assert "ix_campaign_deliveries_broadcast_state" in plan, plan
+    if store.engine.dialect.name == "postgresql":
+        assert "Filter" not in plan and "state" in plan.split("Index Cond:")[1], plan
+    else:
+        assert "(broadcast_id=? AND state=?)" in plan, plan
+    assert store.unfinished(bids[0]) is True

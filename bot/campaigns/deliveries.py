@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
-from bot.campaigns.models import DELIVERY_STATES, Delivery, PollCount, Subscriber
+from bot.campaigns.models import DELIVERY_STATES, UNFINISHED_STATES, Delivery, PollCount, Subscriber
 from bot.campaigns.records import subscriber_info
 from bot.cases.models import utcnow
 
@@ -182,6 +182,18 @@ class DeliveryRecords:
             counts.update({r[0]: int(r[1]) for r in rows})
         counts["total"] = sum(counts.values())
         return counts
+
+    def unfinished(self, broadcast_id: str) -> bool:
+        """True while any recipient is still queued, held or sending (the broadcast is not done):
+        the first such row found in ``ix_campaign_deliveries_broadcast_state``, not a count of all
+        of them as ``progress`` makes (the worker asks after every batch)."""
+        with self._tx() as conn:
+            row = conn.execute(
+                select(Delivery.id)
+                .where(Delivery.broadcast_id == broadcast_id, Delivery.state.in_(UNFINISHED_STATES))
+                .limit(1)
+            ).first()
+        return row is not None
 
     def pending(self, broadcast_id: str, limit: int = 1000, after: str = "") -> List[str]:
         """Recipients still queued (a restarted fan-out sends them again, idempotently)."""

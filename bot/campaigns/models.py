@@ -8,12 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import declarative_base
 
 from bot.cases.models import UTCDateTime, utcnow
 
-__all__ = ["Base", "Subscriber", "Broadcast", "Delivery", "PollCount", "DELIVERY_STATES", "SUBSCRIBER_STATES"]
+__all__ = [
+    "Base",
+    "Subscriber",
+    "Broadcast",
+    "Delivery",
+    "PollCount",
+    "DELIVERY_STATES",
+    "SUBSCRIBER_STATES",
+    "UNFINISHED_STATES",
+]
 
 Base: Any = declarative_base()
 
@@ -21,6 +30,8 @@ SUBSCRIBER_STATES = ("active", "stopped")
 # queued → sending → sent → delivered | failed; or skipped (no window and no template, a channel that
 # cannot push), opted_out (stopped before it went), held (quiet hours; queued again when they end).
 DELIVERY_STATES = ("queued", "held", "sending", "sent", "delivered", "failed", "skipped", "opted_out")
+# A broadcast is done when none of its rows is in one of these.
+UNFINISHED_STATES = ("queued", "held", "sending")
 
 
 class Subscriber(Base):
@@ -58,7 +69,12 @@ class Delivery(Base):
     """One recipient of one broadcast: the idempotency key is (broadcast_id, sender_id)."""
 
     __tablename__ = "campaign_deliveries"
-    __table_args__ = (UniqueConstraint("broadcast_id", "sender_id", name="uq_campaign_delivery"),)
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "sender_id", name="uq_campaign_delivery"),
+        # "Is anyone of this broadcast still unfinished?" after every batch, and the queued rows a
+        # fan-out sends again: both a few index entries, however many rows the broadcast has.
+        Index("ix_campaign_deliveries_broadcast_state", "broadcast_id", "state"),
+    )
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     broadcast_id = Column(String(16), nullable=False, index=True)

@@ -50,7 +50,14 @@ def _create_tables(conn: Connection) -> None:
         model.__table__.create(conn, checkfirst=True)
 
 
-MIGRATIONS = [(1, _create_tables)]
+def _index_deliveries_by_state(conn: Connection) -> None:
+    """``ix_campaign_deliveries_broadcast_state``: what ``unfinished`` and ``pending`` look up. (A
+    database created at level 2 has it already.)"""
+    index = next(i for i in Delivery.__table__.indexes if i.name == "ix_campaign_deliveries_broadcast_state")
+    index.create(conn, checkfirst=True)
+
+
+MIGRATIONS = [(1, _create_tables), (2, _index_deliveries_by_state)]
 
 
 def _sqlite_for_many_writers(connection: Any, record: Any) -> None:

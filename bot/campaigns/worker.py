@@ -14,6 +14,9 @@ the pace is shared in Redis and each recipient's row is claimed by one of them.
   row ``t-<tip id>``, the same exactly-once key), and their next one is scheduled. One chain of
   ticks runs however many workers start one (``SET NX`` on the next tick's slot).
 
+Each worker process shares two malloc arenas among its threads and gives freed memory back to the
+system after its jobs (``bot.campaigns.memory``), so that its memory stays flat over a broadcast.
+
 A worker killed with ``kill -9`` keeps its jobs unacknowledged; another worker (or the same one
 started again) takes them back after ``CAMPAIGN_HEARTBEAT_MS`` and finishes them: the delivery
 rows say who already got the message.
@@ -35,6 +38,7 @@ from dramatiq.middleware import Middleware
 from bot.campaigns.addresses import WhatsAppAddresses, address_cipher
 from bot.campaigns.content import CampaignLibrary, Item
 from bot.campaigns.delivery import Deliverer, Rates
+from bot.campaigns.memory import ReturnFreedMemory
 from bot.campaigns.quiet import QuietHours
 from bot.campaigns.senders import TelegramSender, TwilioSender
 from bot.campaigns.store import BroadcastInfo, Segment, campaign_store
@@ -82,6 +86,7 @@ def _broker(settings: Settings) -> RedisBroker:
     )
     broker.add_middleware(_TickOnBoot())
     broker.add_middleware(_BelowReplies())
+    broker.add_middleware(ReturnFreedMemory())  # flat memory over a broadcast (bot.campaigns.memory)
     return broker
 
 
@@ -188,8 +193,7 @@ def send_batch(broadcast_id: str, sender_ids: List[str]) -> None:
 
 def _finish_if_done(broadcast_id: str) -> None:
     store = deliverer().store
-    progress = store.progress(broadcast_id)
-    if progress["queued"] == 0 and progress["held"] == 0 and progress["sending"] == 0:
+    if not store.unfinished(broadcast_id):
         store.set_status(broadcast_id, "done", only_from=("running",))
 
 
