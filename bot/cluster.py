@@ -5,15 +5,20 @@ package, installed when missing), sharing Redis (conversation locks, conversatio
 de-duplication, the widget's socket.io manager, case events) and PostgreSQL (cases). HAProxy:
 
 * ``frontend amaan`` (the URL printed as ``Load balancer:``): round robin over the Rasa servers,
-  health-checked every second (``GET /``), a server that refuses a connection skipped
-  (``option redispatch``), and a cookie that keeps the widget's socket.io session on one server;
+  health-checked every second (``GET /``) and taken out at their first failed answer to a user
+  (``observe layer7``: a server killed with ``kill -9`` still accepts connections for a moment), a
+  server that refuses a connection skipped (``option redispatch``), and a cookie that keeps the
+  widget's socket.io session on one server. The console's hand-over deliveries and Rasa's HTTP API,
+  which a healthy server may answer 502 or 503, go to the same servers through a backend that
+  follows the first one's view of them (``rasa_api``);
 * ``frontend actions``: the Rasa servers' action calls, round robin over the action servers
   (``GET /health``), so a dead action server is skipped by every Rasa server.
 
 ``REDIS_URL`` and ``DATABASE_URL`` name the shared services; without them, the machine's Redis on
 127.0.0.1:6379 and PostgreSQL on 127.0.0.1:5432 (database ``amaan_cluster``), or throwaway ones
 (``bot.services``) when those do not answer. Every process is started again when it dies
-(``bot.supervise``); Ctrl-C stops them all. docs/SCALING.md maps the layout to Kubernetes.
+(``bot.supervise``); Ctrl-C stops them all. HAProxy logs each request and each server it marks down
+or up to ``haproxy.log`` in the run directory. docs/SCALING.md maps the layout to Kubernetes.
 """
 
 from __future__ import annotations
