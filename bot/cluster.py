@@ -5,15 +5,20 @@ package, installed when missing), sharing Redis (conversation locks, conversatio
 de-duplication, the widget's socket.io manager, case events) and PostgreSQL (cases). HAProxy:
 
 * ``frontend amaan`` (the URL printed as ``Load balancer:``): round robin over the Rasa servers,
-  health-checked every second (``GET /``), a server that refuses a connection skipped
-  (``option redispatch``), and a cookie that keeps the widget's socket.io session on one server;
+  health-checked every second (``GET /``) and taken out at their first failed answer to a user
+  (``observe layer7``: a server killed with ``kill -9`` still accepts connections for a moment), a
+  server that refuses a connection skipped (``option redispatch``), and a cookie that keeps the
+  widget's socket.io session on one server. The console's hand-over deliveries and Rasa's HTTP API,
+  which a healthy server may answer 502 or 503, go to the same servers through a backend that
+  follows the first one's view of them (``rasa_api``);
 * ``frontend actions``: the Rasa servers' action calls, round robin over the action servers
   (``GET /health``), so a dead action server is skipped by every Rasa server.
 
 ``REDIS_URL`` and ``DATABASE_URL`` name the shared services; without them, the machine's Redis on
 127.0.0.1:6379 and PostgreSQL on 127.0.0.1:5432 (database ``amaan_cluster``), or throwaway ones
 (``bot.services``) when those do not answer. Every process is started again when it dies
-(``bot.supervise``); Ctrl-C stops them all. docs/SCALING.md maps the layout to Kubernetes.
+(``bot.supervise``); Ctrl-C stops them all. HAProxy logs each request and each server it marks down
+or up to ``haproxy.log`` in the run directory. docs/SCALING.md maps the layout to Kubernetes.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ TEMPLATE = PROJECT_ROOT / "scripts" / "haproxy.cfg.template"
 HAPROXY = "/usr/sbin/haproxy"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/amaan_cluster"
+HAPROXY_LOG = "haproxy.log"  # in the run directory
 
 
 def haproxy_program() -> str:
@@ -54,12 +60,29 @@ def haproxy_program() -> str:
     return found
 
 
+# HAProxy's health checks of every server: one a second, down after 3 failures (a Rasa server busy
+# with a message may not answer a check within 3 s), up again after 2 successes. A Rasa server is
+# also taken out at its first failed answer to a user (``observe layer7`` in the template).
+CHECK_INTER, CHECK_FALL, CHECK_RISE = "1s", 3, 2
+
+
 def haproxy_config(port: int, actions_port: int, rasa_ports: List[int], action_ports: List[int]) -> str:
-    check = "check inter 1s fall 3 rise 1"
-    rasa = "\n".join(f"    server rasa{i} 127.0.0.1:{p} {check} cookie r{i}" for i, p in enumerate(rasa_ports))
-    actions = "\n".join(f"    server actions{i} 127.0.0.1:{p} {check}" for i, p in enumerate(action_ports))
+    rasa = "\n".join(f"    server rasa{i} 127.0.0.1:{p} cookie r{i}" for i, p in enumerate(rasa_ports))
+    # the same servers and cookies, up or down as backend rasa says
+    rasa_api = "\n".join(
+        f"    server rasa{i} 127.0.0.1:{p} track rasa/rasa{i} cookie r{i}" for i, p in enumerate(rasa_ports)
+    )
+    actions = "\n".join(f"    server actions{i} 127.0.0.1:{p}" for i, p in enumerate(action_ports))
     return Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
-        bind="127.0.0.1", port=port, actions_port=actions_port, rasa_servers=rasa, action_servers=actions
+        bind="127.0.0.1",
+        port=port,
+        actions_port=actions_port,
+        inter=CHECK_INTER,
+        fall=CHECK_FALL,
+        rise=CHECK_RISE,
+        rasa_servers=rasa,
+        rasa_api_servers=rasa_api,
+        action_servers=actions,
     )
 
 
@@ -73,9 +96,21 @@ class Cluster:
     processes: List[subprocess.Popen]
     run_dir: Path
     services: List[LocalService] = field(default_factory=list)
+    haproxy_output: Optional[IO] = None  # HAProxy's log, open for its restarts
+
+    @property
+    def haproxy_log(self) -> Path:
+        """HAProxy's log: a line per request, and each server marked down or up, with the reason."""
+        return self.run_dir / HAPROXY_LOG
 
     def of(self, role: str) -> List[Restartable]:
         return [p for p in self.processes if isinstance(p, Restartable) and p.role == role]
+
+    def haproxy_name(self, process: Restartable) -> str:
+        """The server's name in HAProxy's configuration and log ("rasa0", "actions1", …); a
+        restarted process keeps its port and so its name."""
+        ports = [p.port for p in self.of(process.role)]
+        return f"{process.role}{ports.index(process.port)}"
 
     def lines(self) -> List[str]:
         # A campaign worker listens on no port: "-" rather than "None".
@@ -91,6 +126,8 @@ class Cluster:
         stop(self.processes)
         for service in self.services:
             service.stop()
+        if self.haproxy_output is not None:
+            self.haproxy_output.close()
 
 
 def start_cluster(
@@ -129,10 +166,13 @@ def start_cluster(
     }
     config = run_dir / "haproxy.cfg"
     config.write_text(haproxy_config(port, actions_port, ports["rasa"], ports["actions"]), encoding="utf-8")
+    # HAProxy's log (its standard output, see the template) to a file of its own; its warnings and
+    # errors (standard error) with the other processes' output
+    log = open(run_dir / HAPROXY_LOG, "a", encoding="utf-8")  # noqa: SIM115 - closed by Cluster.stop
     processes.append(
-        Restartable("haproxy", [haproxy_program(), "-f", str(config), "-db"], port, stdout=output, stderr=output)
+        Restartable("haproxy", [haproxy_program(), "-f", str(config), "-db"], port, stdout=log, stderr=output)
     )
-    return Cluster(f"http://localhost:{port}", port, actions_port, processes, run_dir)
+    return Cluster(f"http://localhost:{port}", port, actions_port, processes, run_dir, haproxy_output=log)
 
 
 def shared_services() -> List[LocalService]:

@@ -19,6 +19,7 @@ order (on one machine, only when a server was not scheduled in time), printing b
 from __future__ import annotations
 
 import os
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Tuple
@@ -27,7 +28,7 @@ import pytest
 import requests
 
 from bot.cluster import haproxy_config
-from tests.conftest import RunningCluster, new_sender
+from tests.conftest import API_TOKEN, RunningCluster, new_sender, wait_for
 
 ROUNDS = int(os.environ.get("AMAAN_BURST_ROUNDS", "200"))
 BURST = ["hello", "how can I keep my account private?", "thank you"]
@@ -120,9 +121,56 @@ def test_the_load_balancer_spreads_users_and_keeps_a_widget_on_one_server(cluste
 def test_the_haproxy_configuration_names_every_server_with_a_health_check() -> None:
     config = haproxy_config(8000, 8001, [9000, 9001], [9100, 9101])
     assert "bind 127.0.0.1:8000" in config and "bind 127.0.0.1:8001" in config
-    assert "server rasa1 127.0.0.1:9001 check inter 1s fall 3 rise 1 cookie r1" in config
-    assert "server actions0 127.0.0.1:9100 check" in config
+    assert "server rasa1 127.0.0.1:9001 cookie r1" in config
+    assert "server actions0 127.0.0.1:9100" in config
     assert "option httpchk GET /health" in config and "option httpchk GET /\n" in config
+    rasa, rasa_api, actions = (_section(config, f"backend {name}") for name in ("rasa", "rasa_api", "actions"))
+    # users' messages: checked every second, and a Rasa server out at its first failed answer
+    assert "default-server check inter 1s fall 3 rise 2 observe layer7 error-limit 1 on-error mark-down" in rasa
+    # the console's deliveries and Rasa's HTTP API (healthy servers may answer them 502 or 503): the
+    # same servers, up or down as backend rasa says, never judged by their answers
+    assert "server rasa1 127.0.0.1:9001 track rasa/rasa1 cookie r1" in rasa_api
+    assert "observe" not in rasa_api and "check" not in rasa_api
+    assert "default-server check inter 1s fall 3 rise 2\n" in actions and "observe" not in actions
+    assert "use_backend rasa if channels !handover" in config and "default_backend rasa_api" in config
+    assert "log stdout" in config and "%HPO" in config and "%HU" not in config  # no query strings
+
+
+def _section(config: str, header: str) -> str:
+    """The lines of one section (``backend rasa``) of an HAProxy configuration, without comments."""
+    lines = config.splitlines()
+    start = lines.index(header)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i] and not lines[i][0].isspace()), len(lines))
+    return "\n".join(line for line in lines[start + 1 : end] if not line.strip().startswith("#")) + "\n"
+
+
+@pytest.mark.server
+def test_haproxy_logs_each_request_by_backend_without_its_query_string(cluster: RunningCluster) -> None:
+    log = cluster.cluster.haproxy_log
+    offset = log.stat().st_size
+    sender = new_sender()
+    said = requests.post(
+        f"{cluster.url}/webhooks/rest/webhook", json={"sender": sender, "message": "hello"}, timeout=60
+    )
+    assert said.status_code == 200
+    assert cluster.tracker(sender)["sender_id"] == sender  # Rasa's HTTP API, its token in the query string
+    # the console's hand-over delivery (here without its token)
+    assert requests.post(f"{cluster.url}/webhooks/handover/deliver", json={}, timeout=30).status_code == 401
+
+    def logged() -> List[str]:
+        with log.open("rb") as lines:
+            lines.seek(offset)
+            return lines.read().decode("utf-8", "replace").splitlines()
+
+    def seen(backend: str, status: str, request: str) -> bool:
+        return any(
+            re.search(rf" amaan {backend}/rasa\d \S+ {status} \S+ \S+ {re.escape(request)}$", line) for line in logged()
+        )
+
+    assert wait_for(lambda: seen("rasa", "200", "POST /webhooks/rest/webhook"), timeout=10), logged()
+    assert seen("rasa_api", "200", f"GET /conversations/{sender}/tracker"), logged()
+    assert seen("rasa_api", "401", "POST /webhooks/handover/deliver"), logged()
+    assert API_TOKEN not in "\n".join(logged())
 
 
 def test_the_cluster_prints_a_line_per_process_with_its_role_port_and_pid(cluster: RunningCluster) -> None:

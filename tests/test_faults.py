@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
@@ -35,6 +36,13 @@ def _texts(replies: List[Dict[str, Any]]) -> List[str]:
 
 def _say(url: str, sender: str, text: str) -> requests.Response:
     return requests.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=120)
+
+
+def _log_since(log: Path, offset: int) -> List[str]:
+    """The lines HAProxy wrote to its log after ``offset`` (bytes)."""
+    with log.open("rb") as lines:
+        lines.seek(offset)
+        return lines.read().decode("utf-8", "replace").splitlines()
 
 
 # --- the supervisor ---------------------------------------------------------------------------------
@@ -88,8 +96,8 @@ def test_with_every_action_server_down_a_disclosure_still_gets_the_helplines(clu
     assert wait_for(lambda: all(p.poll() is None and p.restarts >= 1 for p in cluster.of("actions")), timeout=60)
     assert all(wait_until_up(f"http://localhost:{p.port}/health", [], 120) for p in cluster.of("actions"))
 
-    # back to normal once HAProxy's health checks see the new action servers (rise 2 × 3 s, longer
-    # on a loaded machine): the advice comes from the action server again
+    # back to normal once HAProxy's health checks see the new action servers (rise 2, one a second;
+    # longer on a loaded machine): the advice comes from the action server again
     def advised() -> bool:
         reply = _say(cluster.url, new_sender(), "how can I keep my account private?")
         return reply.status_code == 200 and LIB.message("try_again_shortly", "en") not in _texts(reply.json())
@@ -108,6 +116,9 @@ def test_a_rasa_server_killed_mid_conversation_loses_nothing_after_a_retry(clust
         assert all(r.status_code == 200 for r in pool.map(lambda u: _say(cluster.url, u, opening[u]), users))
     languages = {user: (cluster.tracker(user).get("slots") or {}).get("language") for user in users}
     victim = cluster.of("rasa")[0]
+    server = cluster.cluster.haproxy_name(victim)  # "rasa0" in HAProxy's log
+    log = cluster.cluster.haproxy_log
+    logged_before = log.stat().st_size  # HAProxy's log of this test starts here
     failures: List[int] = []
     retries: List[float] = []  # how long each retry took (s)
     answered: List[str] = []
@@ -141,6 +152,13 @@ def test_a_rasa_server_killed_mid_conversation_loses_nothing_after_a_retry(clust
         f"longest retry {max(retries, default=0):.1f} s"
     )
     assert len(failures) <= concurrent  # at most what was in flight on the killed server
+    # HAProxy took the killed server out of the rotation (and every retry above, sent after a
+    # failure, was answered by another server). A process killed with kill -9 still accepts
+    # connections while the kernel tears it down: without observe layer7 / on-error mark-down
+    # (scripts/haproxy.cfg.template) HAProxy kept sending it requests, retries included (502).
+    down = [line for line in _log_since(log, logged_before) if f"Server rasa/{server} is DOWN" in line]
+    print("HAProxy: " + (down[0].split(" ", 1)[-1] if down else f"never marked {server} down"))
+    assert down, f"HAProxy never marked the killed server ({server}) down"
     # A retry waits for the killed server's lock ticket to expire: seconds (bot.locks.LIVENESS), not
     # the 60 s lifetime it took before; the rest is the two servers left catching up with the load.
     assert max(retries, default=0) < 30
@@ -155,3 +173,6 @@ def test_a_rasa_server_killed_mid_conversation_loses_nothing_after_a_retry(clust
     )
     assert restarted is not None
     assert wait_until_up(f"http://localhost:{victim.port}/webhooks/rest/", [], 600)
+    # and back in the rotation once its health checks pass (rise 2, one a second)
+    back = f"Server rasa/{server} is UP"
+    assert wait_for(lambda: any(back in line for line in _log_since(log, logged_before)), timeout=60)
