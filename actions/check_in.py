@@ -79,7 +79,9 @@ class ActionDangerCheckIn(Action):
         if answered_now and topic in lib.topics:
             # Plain text: the check-in's yes/no stay the only buttons (WhatsApp numbers them).
             dispatcher.utter_message(text=lib.advice(str(topic), audience, lang))
-        check = escalation("check_in", kind=kind, source=source, asked=asked, answered=answered_now and topic in lib.topics)
+        check = escalation(
+            "check_in", kind=kind, source=source, asked=asked, answered=answered_now and topic in lib.topics
+        )
         return [SlotSet("danger_check", check)]
 
 
