@@ -70,10 +70,9 @@ def quarters(samples: Sequence[int]) -> Dict[str, Any]:
     last / first ("flat" near 1)."""
     if len(samples) < 4:
         return {"samples": len(samples)}
-    n = len(samples) // 4
-    first, last = statistics.mean(samples[:n]) / 1024, statistics.mean(samples[-n:]) / 1024
     bounds = [round(len(samples) * k / 4) for k in range(5)]
     each = [statistics.mean(samples[bounds[k] : bounds[k + 1]]) / 1024 for k in range(4)]
+    first, last = each[0], each[-1]
     return {
         "samples": len(samples),
         "quarters_mib": [round(q, 1) for q in each],

@@ -34,11 +34,10 @@ from typing import Any, Dict, List, Optional
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cryptography.fernet import Fernet, MultiFernet  # noqa: E402
+from cryptography.fernet import Fernet  # noqa: E402
 
 from bench.campaign_load import MemorySampler  # noqa: E402
-from bench.campaigns import broadcast, clean_redis, start_worker, stop_worker, subscribe  # noqa: E402
-from bot.campaigns.store import CampaignStore  # noqa: E402
+from bench.campaigns import broadcast, clean_redis, prepare, start_worker, stop_worker  # noqa: E402
 from tests.campaign_fakes import FakePlatforms  # noqa: E402
 
 MODULES = {"before": "bench.campaign_worker_as_before", "after": "bot.campaigns.worker"}
@@ -130,18 +129,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     fake = FakePlatforms(nice=10).start()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            database_url = args.database_url or f"sqlite:///{tmp}/bench.db"
-            os.environ["DATABASE_URL"] = database_url
-            results["database"] = database_url.split(":", 1)[0]
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "TELEGRAM_", "CAMPAIGN_"))}
-            env.update(
-                PYTHONPATH=str(ROOT), TELEGRAM_BOT_TOKEN="123456:bench", TELEGRAM_API_BASE_URL=fake.url,
-                CAMPAIGN_TELEGRAM_RATE=str(args.rate), CAMPAIGN_QUIET_HOURS="",
-            )  # fmt: skip
-            clean_redis(args.redis_url)
-            store = CampaignStore.from_url(database_url)
-            chats = subscribe(store, args.redis_url, MultiFernet([Fernet(key.encode())]), args.subscribers)
-            store.close()
+            env, chats = prepare(args, fake, tmp, key, results)
             results["rounds"] = [one_round(variant, env, fake, chats, args) for variant in order]
     finally:
         fake.stop()

@@ -31,7 +31,7 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -72,6 +72,27 @@ def clean_redis(redis_url: str) -> None:
             keys = list(client.scan_iter(pattern, count=1000))
             for start in range(0, len(keys), 1000):
                 client.delete(*keys[start : start + 1000])
+
+
+def prepare(
+    args: argparse.Namespace, fake: FakePlatforms, tmp: str, key: str, results: Dict[str, Any]
+) -> Tuple[Dict[str, str], List[int]]:
+    """The database (``--database-url`` or a new SQLite file in ``tmp``), the workers' environment
+    (Telegram faked at ``fake``, paced at ``--rate``, no quiet hours) and ``--subscribers`` Telegram
+    subscribers in a clean Redis database: the environment and the subscribers' chat ids."""
+    database_url = args.database_url or f"sqlite:///{tmp}/bench.db"
+    os.environ["DATABASE_URL"] = database_url
+    results["database"] = database_url.split(":", 1)[0]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "TELEGRAM_", "CAMPAIGN_"))}
+    env.update(
+        PYTHONPATH=str(ROOT), TELEGRAM_BOT_TOKEN="123456:bench", TELEGRAM_API_BASE_URL=fake.url,
+        CAMPAIGN_TELEGRAM_RATE=str(args.rate), CAMPAIGN_QUIET_HOURS="",
+    )  # fmt: skip
+    clean_redis(args.redis_url)
+    store = CampaignStore.from_url(database_url)
+    chats = subscribe(store, args.redis_url, MultiFernet([Fernet(key.encode())]), args.subscribers)
+    store.close()
+    return env, chats
 
 
 def start_worker(
@@ -183,18 +204,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     fake = FakePlatforms(nice=10).start()
     servers: List[subprocess.Popen] = []
     with tempfile.TemporaryDirectory() as tmp:
-        database_url = args.database_url or f"sqlite:///{tmp}/bench.db"
-        os.environ["DATABASE_URL"] = database_url
-        results["database"] = database_url.split(":", 1)[0]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "TELEGRAM_", "CAMPAIGN_"))}
-        env.update(
-            PYTHONPATH=str(ROOT), TELEGRAM_BOT_TOKEN="123456:bench", TELEGRAM_API_BASE_URL=fake.url,
-            CAMPAIGN_TELEGRAM_RATE=str(args.rate), CAMPAIGN_QUIET_HOURS="",
-        )  # fmt: skip
-        clean_redis(args.redis_url)
-        store = CampaignStore.from_url(database_url)
-        chats = subscribe(store, args.redis_url, MultiFernet([Fernet(key.encode())]), args.subscribers)
-        store.close()
+        env, chats = prepare(args, fake, tmp, key, results)
         url = ""
         if not args.no_chat and not args.highest_only:
             url, servers = start_rasa(Path(tmp))
