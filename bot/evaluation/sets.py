@@ -138,6 +138,13 @@ SETS = (
         "a sixth batch (half the messages 20-90 words, a third of the Arabic MSA, subtle disclosures) by another writer (2026-12-06)",
     ),
     EvalSet(
+        "realistic_7",
+        "dev",
+        "writer",
+        {"en": "dev/realistic7_en.yml", "ar": "dev/realistic7_ar.yml"},
+        "a seventh batch (subtle disclosures, half the ordinary messages long with the question last, Arabic dialects and MSA) by another writer (2026-12-06)",
+    ),
+    EvalSet(
         "blind",
         "blind",
         "writer",
