@@ -15,7 +15,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import reply_language
-from bot.app_guides import AppGuides, asked_about, child_age
+from bot.app_guides import AppGuides, asked_about, child_age, guided_app_in
 from bot.apps import AppLexicon
 from bot.settings import get_settings
 
@@ -45,8 +45,7 @@ def guides() -> AppGuides:
 
 def app_in(text: str) -> Optional[str]:
     """The first app the message names that has a guide."""
-    available = guides().guides
-    return next((app for app in AppLexicon.load().named_in(text) if app in available), None)
+    return guided_app_in(text, get_settings().data_dir)
 
 
 def app_name(app: str, lang: str) -> str:

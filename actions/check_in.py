@@ -30,14 +30,11 @@ from actions.common import audience_of, library, reply_language, topic_buttons
 from actions.next_steps import disclosed_kind, say_next_steps
 from bot.analytics.moments import check_in
 from bot.content import TOPIC_INTENTS
+from bot.nlu.danger import ANSWER_WITH_CHECK_IN
 
 __all__ = ["ActionDangerCheckIn", "ActionCheckInDeclined", "open_check_in"]
 
 logger = logging.getLogger(__name__)
-
-# The classifier's confidence in the topic asked about from which the check-in also answers it;
-# chosen on the development sets (README, "check-in"): below it the topic is left for "no".
-ANSWER_WITH_CHECK_IN = 0.3
 
 
 def open_check_in(tracker: Tracker) -> Optional[Dict[str, Any]]:

@@ -18,11 +18,13 @@ from typing import Dict, List, Mapping, Optional
 
 import yaml
 
+from bot.apps import AppLexicon
 from bot.content import LANGUAGES
 from bot.helplines import HelplineDirectory
 from bot.language import normalize_for_matching
+from bot.settings import get_settings
 
-__all__ = ["ASKS", "SECTIONS", "AppGuide", "AppGuides", "asked_about", "child_age", "STALE_AFTER_DAYS"]
+__all__ = ["ASKS", "SECTIONS", "AppGuide", "AppGuides", "asked_about", "child_age", "guided_app_in", "STALE_AFTER_DAYS"]
 
 SECTIONS = ("age", "risks", "settings", "report")
 # What a question asks about an app; "safety" (is it safe?) is the age, the risks and a pointer.
@@ -166,6 +168,12 @@ class AppGuides:
             for g in self.guides.values()
             if g.last_checked and (today - g.last_checked).days > STALE_AFTER_DAYS
         ]
+
+
+def guided_app_in(text: str, data_dir: Optional[Path] = None) -> Optional[str]:
+    """The first app ``text`` names that has a guide (its reporting steps can be offered)."""
+    available = AppGuides.load(data_dir or get_settings().data_dir).guides
+    return next((app for app in AppLexicon.load().named_in(text) if app in available), None)
 
 
 def _date(value: object) -> Optional[dt.date]:

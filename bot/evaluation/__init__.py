@@ -138,6 +138,15 @@ def _show(report: Dict[str, Any]) -> None:
         tables = [topics["realistic"]] + [topics[role] for role in BLIND_ROLES]
         cells = [_pct(t[k]["accuracy"]) for t in tables for k in ("short", "long", "msa", "dialect")]
         print(f"| {lang} | {i.get('macro_f1', 0):.3f} | {_pct(i.get('accuracy'))} | " + " | ".join(cells) + " |")
+    print(
+        "\n| language | topic answered in the first reply (a check-in's answer too): short | long | MSA | dialect |"
+        + "".join(f" {role}: short | long | MSA | dialect |" for role in BLIND_ROLES)
+    )
+    print("|---|---|---|---|---|" + "---|---|---|---|" * len(BLIND_ROLES))
+    for lang, figures in report["languages"].items():
+        tables = [figures["topics"]["realistic"]] + [figures["topics"][role] for role in BLIND_ROLES]
+        cells = [_pct(t[k]["answered"]) for t in tables for k in ("short", "long", "msa", "dialect")]
+        print(f"| {lang} | " + " | ".join(cells) + " |")
     for g in report["gates"]:
         if g["passed"] and not g["target_met"]:
             print(

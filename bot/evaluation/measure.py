@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
 
+from bot.app_guides import guided_app_in
 from bot.evaluation.sets import TOPIC_INTENTS, EvalItem
+from bot.nlu.danger import ANSWER_WITH_CHECK_IN
 from bot.safety.net import DISCLOSURE_INTENTS, POSSIBLE_DISCLOSURE
 
-__all__ = ["Reading", "read_all", "safety_figures", "intent_figures", "topic_figures", "LONG_WORDS"]
+__all__ = ["Reading", "answered", "read_all", "safety_figures", "intent_figures", "topic_figures", "LONG_WORDS"]
 
 # A "long" message, for topic accuracy by length.
 LONG_WORDS = 15
@@ -29,6 +31,8 @@ class Reading:
     score: float  # the classifier's confidence in its likeliest disclosure intent
     danger_intent: Optional[str] = None  # the disclosure intent a check-in rests on
     scorer: Optional[float] = None  # the disclosure scorer's probability
+    asked: Optional[str] = None  # a check-in's reading of what the message asks (the topic it may answer)
+    asked_confidence: float = 0.0
 
     @property
     def caught(self) -> bool:
@@ -62,6 +66,8 @@ def _reading(item: EvalItem, parsed: Dict[str, Any]) -> Reading:
         float(score or 0.0),
         danger.get("intent"),
         parsed.get("disclosure_probability"),
+        danger.get("asked"),
+        float(danger.get("asked_confidence") or 0.0),
     )
 
 
@@ -125,9 +131,27 @@ def intent_figures(readings: Sequence[Reading]) -> Dict[str, Any]:
     }
 
 
+def answered(reading: Reading) -> bool:
+    """The first reply gives the advice of the topic asked: the topic was understood, or a check-in
+    also answers it (``actions/check_in.py``: the classifier sure enough of it, and no app named,
+    whose reporting steps come with the answer to "no" instead)."""
+    if reading.intent == reading.item.intent:
+        return True
+    return (
+        reading.reply == "check_in"
+        and reading.asked == reading.item.intent
+        and reading.asked_confidence >= ANSWER_WITH_CHECK_IN
+        and not guided_app_in(reading.item.text)
+    )
+
+
 def _accuracy(readings: Sequence[Reading]) -> Dict[str, Any]:
     right = sum(r.intent == r.item.intent for r in readings)
-    return {"n": len(readings), "accuracy": _rate(right, len(readings))}
+    return {
+        "n": len(readings),
+        "accuracy": _rate(right, len(readings)),
+        "answered": _rate(sum(answered(r) for r in readings), len(readings)),
+    }
 
 
 def topic_figures(readings: Sequence[Reading]) -> Dict[str, Any]:
