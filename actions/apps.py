@@ -45,7 +45,7 @@ def guides() -> AppGuides:
 
 def app_in(text: str) -> Optional[str]:
     """The first app the message names that has a guide."""
-    return guided_app_in(text, get_settings().data_dir)
+    return guided_app_in(text)
 
 
 def app_name(app: str, lang: str) -> str:

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from cryptography.fernet import Fernet  # noqa: E402
 
 from bench.campaign_load import MemorySampler  # noqa: E402
-from bench.campaigns import broadcast, clean_redis, prepare, start_worker, stop_worker  # noqa: E402
+from bench.campaigns import broadcast, clean_redis, prepare, run_header, start_worker, stop_worker  # noqa: E402
 from tests.campaign_fakes import FakePlatforms  # noqa: E402
 
 MODULES = {"before": "bench.campaign_worker_as_before", "after": "bot.campaigns.worker"}
@@ -115,14 +115,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     key = Fernet.generate_key().decode()
     os.environ.update(REDIS_URL=args.redis_url, ADDRESS_ENCRYPTION_KEY=key)
     results: Dict[str, Any] = {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "command": "python bench/campaign_memory.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "load_average_before": os.getloadavg(),
-        "cores": os.cpu_count(),
-        "subscribers": args.subscribers,
-        "rate": args.rate,
-        "processes": args.processes,
-        "threads": args.threads,
+        **run_header("bench/campaign_memory.py", args, argv),
         "order": order,
         "memory": "RSS of every process of the worker (Dramatiq's parent and its worker processes), summed",
     }

@@ -147,6 +147,20 @@ def broadcast(
     return result
 
 
+def run_header(script: str, args: argparse.Namespace, argv: Optional[List[str]]) -> Dict[str, Any]:
+    """What every campaign benchmark's results start with: when, how it was run, on what machine and load."""
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "command": f"python {script} " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "load_average_before": os.getloadavg(),
+        "cores": os.cpu_count(),
+        "subscribers": args.subscribers,
+        "rate": args.rate,
+        "processes": args.processes,
+        "threads": args.threads,
+    }
+
+
 def newest_model() -> Path:
     from bot.model import model_path
 
@@ -191,16 +205,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     key = Fernet.generate_key().decode()
     # The servers this process starts read these too (REDIS_URL: Rasa's lock and tracker stores).
     os.environ.update(REDIS_URL=args.redis_url, ADDRESS_ENCRYPTION_KEY=key)
-    results: Dict[str, Any] = {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "command": "python bench/campaigns.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "load_average_before": os.getloadavg(),
-        "cores": os.cpu_count(),
-        "subscribers": args.subscribers,
-        "rate": args.rate,
-        "processes": args.processes,
-        "threads": args.threads,
-    }
+    results = run_header("bench/campaigns.py", args, argv)
     fake = FakePlatforms(nice=10).start()
     servers: List[subprocess.Popen] = []
     with tempfile.TemporaryDirectory() as tmp:

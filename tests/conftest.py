@@ -14,6 +14,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
+from bot.safety.net import DangerNet
 from bot.settings import PROJECT_ROOT, get_settings
 
 LOG_DIR = PROJECT_ROOT / ".run" / "test-logs"
@@ -105,6 +106,12 @@ class Bot:
 
 def new_sender() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def net() -> DangerNet:
+    """The safety net built from the project's lexicon (data/safety/danger.yml)."""
+    return DangerNet.load()
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,6 @@ import pytest
 from bot.safety.net import DangerNet
 
 
-@pytest.fixture(scope="module")
-def net() -> DangerNet:
-    return DangerNet.load()
-
-
 @pytest.mark.parametrize(
     ("text", "kind"),
     [

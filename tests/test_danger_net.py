@@ -16,12 +16,6 @@ import yaml
 
 from bot.safety.net import DANGER_KINDS, DEFAULT_LEXICON, DangerNet
 
-
-@pytest.fixture(scope="module")
-def net() -> DangerNet:
-    return DangerNet.load()
-
-
 # --------------------------------------------------------------------------------------------------
 # (a) disclosures that must fire
 # --------------------------------------------------------------------------------------------------

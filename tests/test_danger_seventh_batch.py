@@ -14,12 +14,6 @@ import pytest
 
 from bot.safety.net import DangerNet
 
-
-@pytest.fixture(scope="module")
-def net() -> DangerNet:
-    return DangerNet.load()
-
-
 # Each sentence is caught only by a rule of this batch (the lexicon before it found nothing in them).
 BATCH_RULES = [
     ("sometimes i google the best way to never wake up", "self_harm"),

@@ -115,6 +115,13 @@ def _pct(value: Optional[float]) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
 
 
+def _topic_cells(figures: Dict[str, Any], measure: str) -> List[str]:
+    """One language's topic ``measure`` (accuracy or answered) by length and dialect, development then blind."""
+    topics = figures["topics"]
+    tables = [topics["realistic"]] + [topics[role] for role in BLIND_ROLES]
+    return [_pct(t[k][measure]) for t in tables for k in ("short", "long", "msa", "dialect")]
+
+
 def _show(report: Dict[str, Any]) -> None:
     print(
         "\n| language | set | disclosures caught | recall | crisis on ordinary | check-ins on ordinary | crisis on out-of-scope |"
@@ -134,19 +141,16 @@ def _show(report: Dict[str, Any]) -> None:
     print("\n| language | held-out macro-F1 | accuracy | topics short | long | MSA | dialect |" + blind_heads)
     print("|---|---|---|---|---|---|---|" + "---|---|---|---|" * len(BLIND_ROLES))
     for lang, figures in report["languages"].items():
-        i, topics = figures["intents"], figures["topics"]
-        tables = [topics["realistic"]] + [topics[role] for role in BLIND_ROLES]
-        cells = [_pct(t[k]["accuracy"]) for t in tables for k in ("short", "long", "msa", "dialect")]
+        i = figures["intents"]
+        cells = _topic_cells(figures, "accuracy")
         print(f"| {lang} | {i.get('macro_f1', 0):.3f} | {_pct(i.get('accuracy'))} | " + " | ".join(cells) + " |")
     print(
         "\n| language | topic answered in the first reply (a check-in's answer too): short | long | MSA | dialect |"
-        + "".join(f" {role}: short | long | MSA | dialect |" for role in BLIND_ROLES)
+        + blind_heads
     )
     print("|---|---|---|---|---|" + "---|---|---|---|" * len(BLIND_ROLES))
     for lang, figures in report["languages"].items():
-        tables = [figures["topics"]["realistic"]] + [figures["topics"][role] for role in BLIND_ROLES]
-        cells = [_pct(t[k]["answered"]) for t in tables for k in ("short", "long", "msa", "dialect")]
-        print(f"| {lang} | " + " | ".join(cells) + " |")
+        print(f"| {lang} | " + " | ".join(_topic_cells(figures, "answered")) + " |")
     for g in report["gates"]:
         if g["passed"] and not g["target_met"]:
             print(
