@@ -1738,9 +1738,35 @@ def test_loader_rejects_an_unknown_kind_in_phrases() -> None:
         DangerNet.from_dict({"phrases": {"ar": {"danger": ["يتنمر علي"]}}})
 
 
+def test_a_named_guard_silences_every_rule_that_refers_to_it() -> None:
+    net = DangerNet.from_dict(
+        {
+            "guards": {"topic": "how (can|do) i tell|signs of"},
+            "patterns": {"en": {"abuse": [r"^(?!.*\b({{topic}})\b).*\bhe hurts (me|her)\b"]}},
+            "softeners": {"en": [r"\b({{topic}})\b"]},
+        }
+    )
+    assert net.assess("he hurts me when mum is out") is not None
+    assert net.assess("how can i tell if he hurts her") is None
+    assert net.is_softened("signs of a child being hurt")
+
+
+def test_loader_rejects_a_reference_to_an_unknown_guard() -> None:
+    with pytest.raises(ValueError, match="unknown guard"):
+        DangerNet.from_dict({"patterns": {"en": {"abuse": [r"^(?!.*({{nope}})).*hurts me"]}}})
+
+
+def test_the_shipped_topic_guards_keep_general_questions_quiet(net: DangerNet) -> None:
+    """The rules that refer to the shipped guards: a plain disclosure fires, the same words asked
+    as a general question do not."""
+    assert "{{topic_question}}" in DEFAULT_LEXICON.read_text(encoding="utf-8")
+    assert net.assess("what is the difference between a friend and someone grooming a child") is None
+    assert net.assess("how can I tell if my son is being blackmailed") is None
+
+
 def test_lexicon_uses_only_known_kinds_and_compiles() -> None:
     data = _lexicon()
-    assert set(data) == {"patterns", "phrases", "idioms", "softeners", "firsthand"}
+    assert set(data) == {"guards", "patterns", "phrases", "idioms", "softeners", "firsthand"}
     assert set(data["idioms"]) == {"en", "ar"}
     for layer in ("patterns", "phrases"):
         assert set(data[layer]) == {"en", "ar"}

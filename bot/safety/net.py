@@ -8,6 +8,7 @@ The net is a pure function over normalized text: ``DangerNet.load().assess(text)
   typo for phrases of 5-9 letters and two from 10 letters on ("blakmailing me", "يبتزنى");
 * ``idioms``: figures of speech blanked out before matching ("dying of boredom", "مت من الضحك"),
   so that they raise no alarm while a real disclosure elsewhere in the same message still does;
+* ``guards``: named regex fragments that several rules share, written ``{{name}}`` in a rule;
 * ``softeners``: framings that make a hit uncertain rather than clear (a general or hypothetical
   question, a school project, a story from the news, a joke): ``is_softened``. The NLU component
   answers those with a check-in instead of the crisis reply.
@@ -95,12 +96,13 @@ class DangerNet:
         """Build the net from the lexicon's parsed YAML (see ``data/safety/danger.yml``)."""
         patterns: List[Tuple[str, str, re.Pattern[str]]] = []
         phrases: List[_Phrase] = []
+        guards = {str(name): str(text) for name, text in (data.get("guards") or {}).items()}
         for lang, kinds in (data.get("patterns") or {}).items():
             for kind, items in (kinds or {}).items():
                 _check_kind(kind)
                 for i, pattern in enumerate(items or []):
                     # Patterns are written against normalized text, so normalize their Arabic too.
-                    compiled = re.compile(_normalize_pattern(pattern))
+                    compiled = re.compile(_normalize_pattern(_with_guards(pattern, guards)))
                     patterns.append((kind, f"pattern:{lang}:{kind}:{i}", compiled))
         for kinds in (data.get("phrases") or {}).values():
             for kind, items in (kinds or {}).items():
@@ -113,7 +115,7 @@ class DangerNet:
 
         def regexes(section: str) -> List[re.Pattern[str]]:
             by_language = (data.get(section) or {}).values()
-            return [re.compile(_normalize_pattern(p)) for items in by_language for p in items or []]
+            return [re.compile(_normalize_pattern(_with_guards(p, guards))) for items in by_language for p in items or []]
 
         return cls(patterns, phrases, regexes("idioms"), regexes("softeners"), regexes("firsthand"))
 
@@ -187,6 +189,20 @@ def read_disclosure(
 def _check_kind(kind: str) -> None:
     if kind not in DANGER_KINDS:
         raise ValueError(f"unknown danger kind {kind!r}; expected one of {DANGER_KINDS}")
+
+
+_GUARD_REFERENCE = re.compile(r"\{\{(\w+)\}\}")
+
+
+def _with_guards(pattern: str, guards: Dict[str, str]) -> str:
+    """``pattern`` with each ``{{name}}`` replaced by the named guard's text."""
+
+    def guard(match: re.Match[str]) -> str:
+        if match.group(1) not in guards:
+            raise ValueError(f"unknown guard {{{{{match.group(1)}}}}} in {pattern[:60]!r}; known: {sorted(guards)}")
+        return guards[match.group(1)]
+
+    return _GUARD_REFERENCE.sub(guard, pattern)
 
 
 def _normalize_pattern(pattern: str) -> str:
