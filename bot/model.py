@@ -87,22 +87,7 @@ def ensure_model(root: Path = PROJECT_ROOT, cache_dir: Optional[Path] = None, fo
     target.parent.mkdir(parents=True, exist_ok=True)
     print(f"Training a model for fingerprint {target.stem.split('-')[-1]} (no cached one)...", flush=True)
     started = time.monotonic()
-    cmd = [
-        sys.executable,
-        "-m",
-        "rasa",
-        "train",
-        "--config",
-        str(root / "config.yml"),
-        "--domain",
-        str(root / "domain.yml"),
-        "--data",
-        *[str(root / d) for d in TRAINING_DATA],
-        "--out",
-        str(target.parent),
-        "--fixed-model-name",
-        target.name[: -len(".tar.gz")],
-    ]
+    cmd = train_command(root, target)
     subprocess.run(cmd, cwd=root, env=rasa_env(root), check=True)
     seconds = time.monotonic() - started
     target.with_suffix("").with_suffix(".json").write_text(json.dumps({"training_seconds": round(seconds, 1)}))

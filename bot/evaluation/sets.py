@@ -145,6 +145,13 @@ SETS = (
         "a seventh batch (subtle disclosures, half the ordinary messages long with the question last, Arabic dialects and MSA) by another writer (2026-12-06)",
     ),
     EvalSet(
+        "realistic_8",
+        "dev",
+        "writer",
+        {"en": "dev/realistic8_en.yml", "ar": "dev/realistic8_ar.yml"},
+        "an eighth batch (a third of the disclosures long and buried, half the ordinary messages long, Arabic a quarter Gulf, a fifth each Egyptian, Levantine, MSA) by another writer (2026-12-07)",
+    ),
+    EvalSet(
         "blind",
         "blind",
         "writer",

@@ -1,0 +1,74 @@
+"""The lexicon's rules of the eighth development batch (data/safety/danger.yml, 2026-12-07): money
+wanted fast because someone has a picture of me, a body shown on a call because "he said", a fall
+explained and then "that's what I'm supposed to say" (both languages), a hand on a thigh, a picture of
+me going round that I never took, "show him my body", sneaking out to see someone from an app, a
+ride sent to go to his place, locked in a room (Egyptian "الاوضه"), a hand burned "for me", slapped
+because of grades, "everyone better without me" in Arabizi; and the everyday messages they, and the
+rules narrowed for this batch, leave alone (players telling each other "kys", a teacher's lesson on
+grooming signs, a body part that "is killing me", "can someone find my address from photos", a sister
+who posts everything about her children, how to report a clip, clips of fights). Sentences written
+for this test, not taken from any evaluation set."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.safety.net import DangerNet
+
+# Each sentence is caught only by a rule of this batch (the lexicon before it found nothing in them).
+BATCH_RULES = [
+    ("need 50 quid asap, a guy online saved a photo of me", "blackmail"),
+    ("he wants me flashing my boobs over snap and said all girls do it", "coercion"),
+    ("walked into a door, at least thats what im told to say", "abuse"),
+    ("المدرب يحط يده على فخدي كل تمرين", "abuse"),
+    ("في صوره ليا بتتنشر في الجروب وانا مش انا اللي فيها", "images"),
+    ("fi sora liya btetnashar bs msh ana", "images"),
+    ("بتقلي لازم اوريها جسمي بالكول", "coercion"),
+    ("ناويه تطلع بالخفا تشوف رجال من الانستا", "meeting"),
+    ("tarashli taxi 3shan aroo7 3ndo", "meeting"),
+    ("مرات ابويا بتقفل عليا الاوضه وبتاخد الاكل", "abuse"),
+    ("ابوي حرقلي ايدي بالولاعه", "abuse"),
+    ("دائما انضرب بسبب الواجبات", "abuse"),
+    ("طحت من الدرج، هذا اللي لازم اقوله", "abuse"),
+    ("kolhom a7san bdooni", "self_harm"),
+]
+
+QUIET = [
+    "the boys on my team tell each other kys every match, is that ok to report",
+    "i am preparing a lesson for year 8 with a checklist of grooming signs like gifts or secrets",
+    "we had a talk at school about sextortion, if that happened to someone who should they tell",
+    "ظهري قاعد يذبحني من الجلسه على الكمبيوتر",
+    "ممكن حد يعرف عنوان بيتي من صور السناب",
+    "اختي بتنزل كل شي عن ولادها عالفيس، هل هذا امن",
+    "كيف ابلغ عن فيديو اعتداء على طفل في تويتر",
+    "حساب ينزل مقاطع مضاربات مقرفه، كيف ابلغ عنه",
+    "حرقت ايدي وانا اطبخ",
+    "اشوف فيديوهات من التيك توك بالسر بعد النوم",
+]
+
+# The narrowed rules still catch what they were written for.
+STILL_CAUGHT = [
+    ("he keeps telling me to kys", "threat"),
+    ("واحد يعرف عنوان بيتي ويقول بيجي", "threat"),
+    ("بينشر كل شي عني اذا ما دفعت", "blackmail"),
+    ("اعتدى علي ابن الجيران", "abuse"),
+    ("يرسل لي مقاطع مقرفه وعاريه", "abuse"),
+]
+
+
+@pytest.mark.parametrize(("text", "kind"), BATCH_RULES + STILL_CAUGHT)
+def test_the_rules_fire(net: DangerNet, text: str, kind: str) -> None:
+    found = net.assess(text)
+    assert found is not None, text
+    assert found.kind == kind
+
+
+@pytest.mark.parametrize("text", QUIET)
+def test_everyday_messages_stay_quiet_or_only_check_in(net: DangerNet, text: str) -> None:
+    assert net.assess(text) is None or net.is_softened(text), text
+
+
+def test_a_lesson_or_an_assembly_about_blackmail_gets_a_check_in_not_the_crisis_reply(net: DangerNet) -> None:
+    text = "we had an assembly about guys who threaten to post pics unless you pay, what should someone do"
+    assert net.assess(text) is not None
+    assert net.is_softened(text)
