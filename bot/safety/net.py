@@ -115,7 +115,9 @@ class DangerNet:
 
         def regexes(section: str) -> List[re.Pattern[str]]:
             by_language = (data.get(section) or {}).values()
-            return [re.compile(_normalize_pattern(_with_guards(p, guards))) for items in by_language for p in items or []]
+            return [
+                re.compile(_normalize_pattern(_with_guards(p, guards))) for items in by_language for p in items or []
+            ]
 
         return cls(patterns, phrases, regexes("idioms"), regexes("softeners"), regexes("firsthand"))
 
