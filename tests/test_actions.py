@@ -104,6 +104,25 @@ async def test_danger_support_reassures_gives_numbers_and_offers_counselor(lang:
     assert escalation["reason"] == "disclosure" and escalation["kind"] == "blackmail" and escalation["source"] == "net"
 
 
+@pytest.mark.parametrize("lang", ["en", "ar"])
+@pytest.mark.parametrize("audience", ["child", "teen", "parent"])
+async def test_abuse_gets_the_numbers_without_blackmail_advice(lang: str, audience: str) -> None:
+    """A child hit at home is not told "don't pay"; a blackmailed one still is."""
+    dont_pay = {"en": "pay", "ar": "تدفع"}[lang]
+
+    async def first_reply(kind: str) -> str:
+        entities = [{"entity": "danger_kind", "value": kind, "extractor": "DangerNet:net"}]
+        t = tracker("disclose_harm", slots={"language": lang, "audience": audience}, entities=entities)
+        messages, _ = await run(ActionDangerSupport(), t)
+        return messages[0]["text"]
+
+    abuse = await first_reply("abuse")
+    assert "911" in abuse and "116111" in abuse and dont_pay not in abuse
+    assert abuse == LIB.message("danger_support_abuse", lang, audience)
+    if audience != "child":  # the child's general reply never spoke of paying
+        assert dont_pay in await first_reply("blackmail")
+
+
 async def test_self_harm_gets_its_own_support() -> None:
     t = tracker("disclose_self_harm", slots={"language": "en", "audience": "child"})
     messages, events = await run(ActionDangerSupport(), t)
