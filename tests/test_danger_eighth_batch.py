@@ -44,6 +44,9 @@ QUIET = [
     "حساب ينزل مقاطع مضاربات مقرفه، كيف ابلغ عنه",
     "حرقت ايدي وانا اطبخ",
     "اشوف فيديوهات من التيك توك بالسر بعد النوم",
+    # Noticed in review (2026-12-07), not from the batch: an accident told of herself.
+    "she burned her hand on the oven",
+    "my daughter bruised her knee at football, can she still play on the switch",
 ]
 
 # The narrowed rules still catch what they were written for.
@@ -53,6 +56,8 @@ STILL_CAUGHT = [
     ("بينشر كل شي عني اذا ما دفعت", "blackmail"),
     ("اعتدى علي ابن الجيران", "abuse"),
     ("يرسل لي مقاطع مقرفه وعاريه", "abuse"),
+    ("he burned her hand on the stove", "abuse"),
+    ("my mum burned her hand cooking and then dad hit her", "abuse"),
 ]
 
 
