@@ -49,6 +49,24 @@ QUIET = [
     "my daughter bruised her knee at football, can she still play on the switch",
 ]
 
+# Plain disclosures that the model retrained for this batch no longer half-saw (the lexicon carries
+# what is plain): pushed down the stairs, an AI picture without clothes, "come alone", going to meet
+# someone met online (Levantine Arabizi), a coach who tells us to undress. Caught only by these rules.
+PLAIN_DISCLOSURES = [
+    ("my brother shoved me into the wardrobe and i cant move my wrist", "abuse"),
+    ("some kid made a fake pic of my daughter naked and its in the group chat", "images"),
+    ("بعتلي لوكيشن وقالي تعالي لوحدك", "meeting"),
+    ("bukra ra7 2abel wa7ad t3arafet 3aleh 3al insta", "meeting"),
+    ("المدرب يدخل غرفه الملابس ويقلنا اقلعو عشان يشوف", "abuse"),
+]
+QUIET_NEIGHBOURS = [
+    "we pushed the table against the wall for the party",
+    "is it illegal to make an ai picture of a celebrity",
+    "تعال لحالك نلعب فيفا بالبيت",  # a friend inviting a friend: "come alone" needs a location, a hotel, secrecy or an age
+    "ra7 2abel sa7bti bel mall bukra",
+    "المدرب قلي اشرب مي قبل التمرين",
+]
+
 # The narrowed rules still catch what they were written for.
 STILL_CAUGHT = [
     ("he keeps telling me to kys", "threat"),
@@ -61,14 +79,14 @@ STILL_CAUGHT = [
 ]
 
 
-@pytest.mark.parametrize(("text", "kind"), BATCH_RULES + STILL_CAUGHT)
+@pytest.mark.parametrize(("text", "kind"), BATCH_RULES + PLAIN_DISCLOSURES + STILL_CAUGHT)
 def test_the_rules_fire(net: DangerNet, text: str, kind: str) -> None:
     found = net.assess(text)
     assert found is not None, text
     assert found.kind == kind
 
 
-@pytest.mark.parametrize("text", QUIET)
+@pytest.mark.parametrize("text", QUIET + QUIET_NEIGHBOURS)
 def test_everyday_messages_stay_quiet_or_only_check_in(net: DangerNet, text: str) -> None:
     assert net.assess(text) is None or net.is_softened(text), text
 
