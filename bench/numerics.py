@@ -1,11 +1,12 @@
-"""Does the trained model depend on the machine? Train the same inputs twice, the second time with
-TensorFlow's oneDNN kernels capped at AVX2 (as on a machine without AVX-512), and compare DIET's
-weights. Run with the project's numerics (bot/numerics.py) and, with ``--onednn``, with oneDNN on as
-TensorFlow ships it.
+"""Does the trained model depend on the run or the machine? Train the same inputs twice, at the same
+time, and compare DIET's weights: ``--second same`` repeats the first training exactly (run-to-run
+determinism), ``--second avx2`` caps TensorFlow's oneDNN kernels at AVX2, as on a machine without
+AVX-512. ``--onednn off`` turns TensorFlow's oneDNN kernels off (``TF_ENABLE_ONEDNN_OPTS=0``).
 
-    python bench/numerics.py [--onednn]
+    python bench/numerics.py [--second same|avx2] [--onednn on|off]
 
-Each run trains twice in full in a temporary copy of the inputs (~15 minutes on 2 cores).
+Each run trains twice in full in temporary copies of the inputs (~25 minutes on 2 cores). What it
+found on 2026-12-07 is in the README ("Understanding": why a retrain is a different model).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +47,9 @@ def _train(work: Path, name: str, extra_env: dict) -> Path:
     _copy_inputs(root)
     env = {**rasa_env(root), **extra_env, "RASA_CACHE_DIRECTORY": str(root / ".cache")}
     target = root / "model.tar.gz"
-    subprocess.run(train_command(root, target, full=True), cwd=root, env=env, check=True, stdout=subprocess.DEVNULL)
+    done = subprocess.run(train_command(root, target, full=True), cwd=root, env=env, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"training {name} failed:\n{done.stderr[-3000:]}")
     with tarfile.open(target) as tar:
         tar.extractall(root / "model")
     return next((root / "model").rglob("DIETClassifier.tf_model.index")).with_suffix("")
@@ -70,16 +74,22 @@ def _compare(first: Path, second: Path) -> tuple:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--onednn", action="store_true", help="oneDNN on, as TensorFlow ships it")
+    parser.add_argument(
+        "--onednn", choices=("on", "off"), default="on", help="TensorFlow's oneDNN kernels (on as shipped)"
+    )
+    parser.add_argument("--second", choices=("same", "avx2"), default="same", help="what the second training changes")
     args = parser.parse_args()
-    setting = {"TF_ENABLE_ONEDNN_OPTS": "1"} if args.onednn else {}
+    setting = {"TF_ENABLE_ONEDNN_OPTS": "0" if args.onednn == "off" else "1"}
+    second = {**setting, "ONEDNN_MAX_CPU_ISA": "AVX2"} if args.second == "avx2" else setting
     with tempfile.TemporaryDirectory(prefix="amaan-numerics-") as tmp:
         work = Path(tmp)
-        native = _train(work, "native", setting)
-        capped = _train(work, "avx2", {**setting, "ONEDNN_MAX_CPU_ISA": "AVX2"})
-        tensors, differing, largest = _compare(native, capped)
-    label = "oneDNN on" if args.onednn else "project numerics (oneDNN off)"
-    print(f"{label}: {differing} of {tensors} DIET weight tensors differ; largest difference {largest:.3g}")
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            first_run = pool.submit(_train, work, "first", setting)
+            second_run = pool.submit(_train, work, "second", second)
+            tensors, differing, largest = _compare(first_run.result(), second_run.result())
+    label = f"oneDNN {args.onednn}"
+    change = "the same training again" if args.second == "same" else "oneDNN capped at AVX2"
+    print(f"{label}, {change}: {differing} of {tensors} DIET weight tensors differ; largest difference {largest:.3g}")
     return 0 if differing == 0 else 1
 
 
