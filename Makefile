@@ -8,6 +8,11 @@ TRAINING_DATA := data/nlu/en data/nlu/ar data/rules data/stories
 export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
+# The same model from the same inputs on every machine (bot/numerics.py says why).
+export ONEDNN_MAX_CPU_ISA := AVX2
+export TF_ENABLE_ONEDNN_OPTS := 0
+export TF_NUM_INTRAOP_THREADS := 2
+export TF_NUM_INTEROP_THREADS := 2
 
 # Read deployment settings (channel tokens, keys) from .env when present; the environment wins.
 ifneq (,$(wildcard .env))

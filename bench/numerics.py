@@ -1,12 +1,15 @@
 """Does the trained model depend on the run or the machine? Train the same inputs twice, at the same
 time, and compare DIET's weights: ``--second same`` repeats the first training exactly (run-to-run
-determinism), ``--second avx2`` caps TensorFlow's oneDNN kernels at AVX2, as on a machine without
-AVX-512. ``--onednn off`` turns TensorFlow's oneDNN kernels off (``TF_ENABLE_ONEDNN_OPTS=0``).
+determinism), ``--second avx2`` caps oneDNN (which TensorFlow's matrix products go through on x86)
+at AVX2, as on a machine without AVX-512. ``--settings shipped`` trains as TensorFlow ships
+(oneDNN free to use AVX-512 and its graph rewrites on), ``--settings project`` with the project's
+numerics (bot/numerics.py), ``--settings onednn-off`` with only the graph rewrites off.
 
-    python bench/numerics.py [--second same|avx2] [--onednn on|off]
+    python bench/numerics.py [--settings shipped|onednn-off|project] [--second same|avx2]
 
 Each run trains twice in full in temporary copies of the inputs (~25 minutes on 2 cores). What it
-found on 2026-12-07 is in the README ("Understanding": why a retrain is a different model).
+found on 2026-12-07: ``shipped --second avx2`` and ``onednn-off --second avx2``: 24 of 30 tensors
+differ (largest difference 0.07); ``onednn-off --second same``: identical.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.model import TRAINING_DATA, rasa_env, train_command  # noqa: E402
+from bot.numerics import NUMERICS  # noqa: E402
 
+SETTINGS = {"shipped": {}, "onednn-off": {"TF_ENABLE_ONEDNN_OPTS": "0"}, "project": dict(NUMERICS)}
 INPUTS = ("config.yml", "domain.yml", "bot", *TRAINING_DATA)
 
 
@@ -45,7 +50,8 @@ def _train(work: Path, name: str, extra_env: dict) -> Path:
     """A full training (no component cache) in its own copy; the DIET checkpoint prefix."""
     root = work / name
     _copy_inputs(root)
-    env = {**rasa_env(root), **extra_env, "RASA_CACHE_DIRECTORY": str(root / ".cache")}
+    env = {k: v for k, v in rasa_env(root).items() if k not in NUMERICS}
+    env.update({**extra_env, "RASA_CACHE_DIRECTORY": str(root / ".cache")})
     target = root / "model.tar.gz"
     done = subprocess.run(train_command(root, target, full=True), cwd=root, env=env, capture_output=True, text=True)
     if done.returncode:
@@ -79,7 +85,7 @@ def main() -> int:
     )
     parser.add_argument("--second", choices=("same", "avx2"), default="same", help="what the second training changes")
     args = parser.parse_args()
-    setting = {"TF_ENABLE_ONEDNN_OPTS": "0" if args.onednn == "off" else "1"}
+    setting = SETTINGS[args.settings]
     second = {**setting, "ONEDNN_MAX_CPU_ISA": "AVX2"} if args.second == "avx2" else setting
     with tempfile.TemporaryDirectory(prefix="amaan-numerics-") as tmp:
         work = Path(tmp)
@@ -87,7 +93,7 @@ def main() -> int:
             first_run = pool.submit(_train, work, "first", setting)
             second_run = pool.submit(_train, work, "second", second)
             tensors, differing, largest = _compare(first_run.result(), second_run.result())
-    label = f"oneDNN {args.onednn}"
+    label = f"{args.settings} numerics"
     change = "the same training again" if args.second == "same" else "oneDNN capped at AVX2"
     print(f"{label}, {change}: {differing} of {tensors} DIET weight tensors differ; largest difference {largest:.3g}")
     return 0 if differing == 0 else 1

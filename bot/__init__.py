@@ -2,3 +2,8 @@
 
 This package knows no adapter: it never imports ``actions`` or ``channels``.
 """
+
+from bot import numerics
+
+# Before anything imports TensorFlow: the same numbers on every machine (bot/numerics.py).
+numerics.apply()

@@ -18,9 +18,10 @@ import time
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional
 
+from bot.numerics import NUMERICS
 from bot.settings import PROJECT_ROOT, get_settings
 
-__all__ = ["TRAINING_DATA", "fingerprint", "ensure_model", "model_path", "rasa_env", "train_command"]
+__all__ = ["NUMERICS", "TRAINING_DATA", "fingerprint", "ensure_model", "model_path", "rasa_env", "train_command"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def _files(root: Path, entries: Iterable[str]) -> List[Path]:
 
 def fingerprint(root: Path = PROJECT_ROOT) -> str:
     """A hash of the config, domain, training data and NLU code: equal hashes, equal models."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(json.dumps(NUMERICS, sort_keys=True).encode())
     for path in _files(root, _HASHED):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(b"\0")
@@ -55,12 +56,19 @@ def model_path(root: Path = PROJECT_ROOT, cache_dir: Optional[Path] = None) -> P
     return (cache_dir or get_settings().model_cache_dir) / f"amaan-{fingerprint(root)}.tar.gz"
 
 
+def _numerics_tag() -> str:
+    return hashlib.sha256(json.dumps(NUMERICS, sort_keys=True).encode()).hexdigest()[:8]
+
+
 def rasa_env(root: Path = PROJECT_ROOT) -> Dict[str, str]:
     """Environment for rasa subprocesses: our packages importable, no telemetry, quiet TensorFlow."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.update(NUMERICS)
+    # Rasa's own component cache does not know the numerics: keep one cache per setting.
+    env["RASA_CACHE_DIRECTORY"] = str(root / ".rasa" / ("cache-" + _numerics_tag()))
     env.setdefault("LOG_LEVEL", "INFO")
     return env
 
