@@ -6,6 +6,11 @@ at AVX2, as on a machine without AVX-512. ``--settings shipped`` trains as Tenso
 numerics (bot/numerics.py), ``--settings onednn-off`` with only the graph rewrites off.
 
     python bench/numerics.py [--settings shipped|onednn-off|project] [--second same|avx2]
+    python bench/numerics.py --speed 400
+
+``--speed N``: what the settings cost when answering. The cached model reads N development messages
+in a process with TensorFlow as shipped and in one with the project's numerics, in the order
+shipped, project, project, shipped; prints milliseconds per message and their ratio.
 
 Each run trains twice in full in temporary copies of the inputs (~25 minutes on 2 cores). What it
 found on 2026-12-07: ``shipped --second avx2`` and ``onednn-off --second avx2``: 24 of 30 tensors
@@ -78,13 +83,53 @@ def _compare(first: Path, second: Path) -> tuple:
     return tensors, differing, largest
 
 
+_SPEED = """
+import asyncio, sys, time
+from rasa.core.agent import Agent
+from bot.evaluation.sets import SETS, load_items
+texts = [i.text for s in SETS if s.role == "dev" for i in load_items(s)][: int(sys.argv[2])]
+async def go():
+    agent = Agent.load(sys.argv[1])
+    for t in texts[:20]:
+        await agent.parse_message(t)
+    start = time.perf_counter()
+    for t in texts:
+        await agent.parse_message(t)
+    print((time.perf_counter() - start) * 1000 / len(texts))
+asyncio.run(go())
+"""
+
+
+def _speed(messages: int) -> None:
+    from bot.model import ensure_model
+
+    model = str(ensure_model())
+    base = {k: v for k, v in rasa_env(ROOT).items() if k not in NUMERICS}
+    timings: dict = {"shipped": [], "project": []}
+    for name in ("shipped", "project", "project", "shipped"):
+        env = {**base, **SETTINGS[name], "TF_CPP_MIN_LOG_LEVEL": "3", "LOG_LEVEL": "ERROR"}
+        done = subprocess.run(
+            [sys.executable, "-c", _SPEED, model, str(messages)], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        if done.returncode:
+            sys.exit(done.stderr[-3000:])
+        timings[name].append(float(done.stdout.strip().splitlines()[-1]))
+    shipped, project = (sum(timings[k]) / 2 for k in ("shipped", "project"))
+    print(f"{messages} messages read by the NLU: shipped {shipped:.1f} ms each, project numerics {project:.1f} ms")
+    print(f"ratio project/shipped: {project / shipped:.2f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--onednn", choices=("on", "off"), default="on", help="TensorFlow's oneDNN kernels (on as shipped)"
     )
     parser.add_argument("--second", choices=("same", "avx2"), default="same", help="what the second training changes")
+    parser.add_argument("--speed", type=int, metavar="N", help="time N messages read under each setting instead")
     args = parser.parse_args()
+    if args.speed:
+        _speed(args.speed)
+        return 0
     setting = SETTINGS[args.settings]
     second = {**setting, "ONEDNN_MAX_CPU_ISA": "AVX2"} if args.second == "avx2" else setting
     with tempfile.TemporaryDirectory(prefix="amaan-numerics-") as tmp:
