@@ -91,6 +91,23 @@ def test_everyday_messages_stay_quiet_or_only_check_in(net: DangerNet, text: str
     assert net.assess(text) is None or net.is_softened(text), text
 
 
+@pytest.mark.parametrize(
+    "text", ["my dad hits me with his belt when he gets angry", "mum slaps us every time she is stressed"]
+)
+def test_harm_told_with_when_it_happens_is_clear_not_softened(net: DangerNet, text: str) -> None:
+    """Noticed on 2026-12-07 in `make run`: "when he gets angry" read as a hypothetical (a check-in)."""
+    assert net.assess(text) is not None
+    assert not net.is_softened(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["what should a kid do if their dad hits them when he gets angry", "my brother hits me when he loses at fifa lol"],
+)
+def test_a_general_question_or_a_joke_with_when_stays_softened(net: DangerNet, text: str) -> None:
+    assert net.assess(text) is None or net.is_softened(text)
+
+
 def test_a_lesson_or_an_assembly_about_blackmail_gets_a_check_in_not_the_crisis_reply(net: DangerNet) -> None:
     text = "we had an assembly about guys who threaten to post pics unless you pay, what should someone do"
     assert net.assess(text) is not None
