@@ -70,6 +70,15 @@ def test_audience_button_then_change_of_mind(bot: Bot, sender: str) -> None:
     assert bot.tracker(sender)["slots"]["audience"] == "educator"
 
 
+def test_a_parent_who_names_a_childs_age_stays_a_parent(bot: Bot, sender: str) -> None:
+    """ "a 10 year old" in a mum's question is her child's age, not hers (2026-12-07, make run)."""
+    bot.say(sender, "hi")
+    bot.say(sender, "I'm a mum")
+    replies = bot.say(sender, "how long should a 10 year old be on the ipad every day?")
+    assert bot.tracker(sender)["slots"]["audience"] == "parent"
+    assert replies[0]["text"] == LIB.advice("screen_habits", "parent", "en")
+
+
 # --- advice fitted to who is asking -----------------------------------------------------------
 
 
