@@ -41,6 +41,11 @@ SETTINGS = {"shipped": {}, "onednn-off": {"TF_ENABLE_ONEDNN_OPTS": "0"}, "projec
 INPUTS = ("config.yml", "domain.yml", "bot", *TRAINING_DATA)
 
 
+def _env_as_shipped(root: Path) -> dict:
+    """``rasa_env`` without the project's numerics: each run adds the settings it measures."""
+    return {k: v for k, v in rasa_env(root).items() if k not in NUMERICS}
+
+
 def _copy_inputs(dest: Path) -> None:
     for entry in INPUTS:
         source = ROOT / entry
@@ -55,8 +60,7 @@ def _train(work: Path, name: str, extra_env: dict) -> Path:
     """A full training (no component cache) in its own copy; the DIET checkpoint prefix."""
     root = work / name
     _copy_inputs(root)
-    env = {k: v for k, v in rasa_env(root).items() if k not in NUMERICS}
-    env.update({**extra_env, "RASA_CACHE_DIRECTORY": str(root / ".cache")})
+    env = {**_env_as_shipped(root), **extra_env, "RASA_CACHE_DIRECTORY": str(root / ".cache")}
     target = root / "model.tar.gz"
     done = subprocess.run(train_command(root, target, full=True), cwd=root, env=env, capture_output=True, text=True)
     if done.returncode:
@@ -104,7 +108,7 @@ def _speed(messages: int) -> None:
     from bot.model import ensure_model
 
     model = str(ensure_model())
-    base = {k: v for k, v in rasa_env(ROOT).items() if k not in NUMERICS}
+    base = _env_as_shipped(ROOT)
     timings: dict = {"shipped": [], "project": []}
     for name in ("shipped", "project", "project", "shipped"):
         env = {**base, **SETTINGS[name], "TF_CPP_MIN_LOG_LEVEL": "3", "LOG_LEVEL": "ERROR"}
@@ -121,9 +125,7 @@ def _speed(messages: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--onednn", choices=("on", "off"), default="on", help="TensorFlow's oneDNN kernels (on as shipped)"
-    )
+    parser.add_argument("--settings", choices=tuple(SETTINGS), default="project", help="the numerics of both trainings")
     parser.add_argument("--second", choices=("same", "avx2"), default="same", help="what the second training changes")
     parser.add_argument("--speed", type=int, metavar="N", help="time N messages read under each setting instead")
     args = parser.parse_args()
