@@ -41,9 +41,14 @@ def _files(root: Path, entries: Iterable[str]) -> List[Path]:
     return found
 
 
+def _numerics_key() -> bytes:
+    """The numerics a model was trained under, as bytes to hash (bot/numerics.py)."""
+    return json.dumps(NUMERICS, sort_keys=True).encode()
+
+
 def fingerprint(root: Path = PROJECT_ROOT) -> str:
     """A hash of the config, domain, training data and NLU code: equal hashes, equal models."""
-    digest = hashlib.sha256(json.dumps(NUMERICS, sort_keys=True).encode())
+    digest = hashlib.sha256(_numerics_key())
     for path in _files(root, _HASHED):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(b"\0")
@@ -56,10 +61,6 @@ def model_path(root: Path = PROJECT_ROOT, cache_dir: Optional[Path] = None) -> P
     return (cache_dir or get_settings().model_cache_dir) / f"amaan-{fingerprint(root)}.tar.gz"
 
 
-def _numerics_tag() -> str:
-    return hashlib.sha256(json.dumps(NUMERICS, sort_keys=True).encode()).hexdigest()[:8]
-
-
 def rasa_env(root: Path = PROJECT_ROOT) -> Dict[str, str]:
     """Environment for rasa subprocesses: our packages importable, no telemetry, quiet TensorFlow."""
     env = dict(os.environ)
@@ -68,7 +69,7 @@ def rasa_env(root: Path = PROJECT_ROOT) -> Dict[str, str]:
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.update(NUMERICS)
     # Rasa's own component cache does not know the numerics: keep one cache per setting.
-    env["RASA_CACHE_DIRECTORY"] = str(root / ".rasa" / ("cache-" + _numerics_tag()))
+    env["RASA_CACHE_DIRECTORY"] = str(root / ".rasa" / ("cache-" + hashlib.sha256(_numerics_key()).hexdigest()[:8]))
     env.setdefault("LOG_LEVEL", "INFO")
     return env
 
