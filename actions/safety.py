@@ -30,7 +30,7 @@ from bot.analytics.moments import check_in, disclosure_made
 from bot.app_guides import asked_about
 from bot.cases import CaseStoreError, CaseUpdate, triage
 from bot.cases.availability import Availability
-from bot.next_steps import harm_kind
+from bot.next_steps import harm_kind, support_message
 from bot.safety import DISCLOSURE_INTENTS, read_disclosure
 from bot.settings import get_settings
 
@@ -59,14 +59,6 @@ def _disclosed_words(tracker: Tracker, confirmed: bool) -> Optional[str]:
     return tracker.latest_message.get("text") or None
 
 
-def _support_key(kind: str) -> str:
-    """The first reply to a disclosure: self-harm's own, abuse and threats' own (no blackmail advice
-    such as "don't pay" to a child hurt at home), or the general one for online harms and the rest."""
-    if kind == "self_harm":
-        return "self_harm_support"
-    return "danger_support_abuse" if harm_kind(kind) == "abuse" else "danger_support"
-
-
 class ActionDangerSupport(Action):
     """Reassurance, emergency and helpline numbers, and an offer of a counselor."""
 
@@ -92,7 +84,7 @@ class ActionDangerSupport(Action):
         lang = reply_language(tracker)
         audience = audience_of(tracker)
         lib = library()
-        key = _support_key(kind)
+        key = support_message(kind)
         # The helplines first; the case is written after, within a time limit (actions.cases).
         dispatcher.utter_message(text=lib.message(key, lang, audience))
         logger.warning(

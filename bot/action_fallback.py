@@ -54,11 +54,12 @@ def _language(tracker: Any) -> str:
 def reply_key(intent: Optional[str], entities: List[Any], danger: bool = False) -> str:
     """The message to answer with when the bot cannot do its work: the helplines for a disclosure
     (read by the danger net, or ``danger`` already decided), else "please try again in a moment"."""
+    from bot.next_steps import support_message
     from bot.safety import read_disclosure
 
     read = read_disclosure(intent, entities)
     kind: Optional[str] = read["kind"] if read else ("unspecified" if danger else None)
-    return "try_again_shortly" if kind is None else "self_harm_support" if kind == "self_harm" else "danger_support"
+    return "try_again_shortly" if kind is None else support_message(kind)
 
 
 def fallback_events(tracker: Any, action_name: str) -> List[Any]:

@@ -34,6 +34,7 @@ __all__ = [
     "questions_in",
     "refine_kind",
     "step_audience",
+    "support_message",
 ]
 
 # The danger net's kinds (bot.safety.DANGER_KINDS) as the harm the next steps are written for.
@@ -97,6 +98,15 @@ _WHAT_NOW = re.compile(
 def harm_kind(danger_kind: Optional[str]) -> str:
     """The harm the next steps are written for, from the danger net's kind."""
     return _FROM_DANGER.get(danger_kind or "", "general")
+
+
+def support_message(danger_kind: str) -> str:
+    """The key of the first reply to a disclosure (data/content/messages.yml): self-harm's own, abuse
+    and threats' own (no blackmail advice such as "don't pay" to a child hurt at home), or the
+    general one for online harms and the rest. The action and the action-server-down fallback share it."""
+    if danger_kind == "self_harm":
+        return "self_harm_support"
+    return "danger_support_abuse" if harm_kind(danger_kind) == "abuse" else "danger_support"
 
 
 def disclosed_kind(
