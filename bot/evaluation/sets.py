@@ -152,6 +152,13 @@ SETS = (
         "an eighth batch (a third of the disclosures long and buried, half the ordinary messages long, Arabic a quarter Gulf, a fifth each Egyptian, Levantine, MSA) by another writer (2026-12-07)",
     ),
     EvalSet(
+        "realistic_9",
+        "dev",
+        "writer",
+        {"en": "dev/realistic9_en.yml", "ar": "dev/realistic9_ar.yml"},
+        "a ninth batch (a third of the disclosures long and buried, half the ordinary messages long, Arabic a quarter Gulf, a fifth each Egyptian, Levantine, MSA, the rest Arabizi) by another writer (2026-12-07)",
+    ),
+    EvalSet(
         "blind",
         "blind",
         "writer",
