@@ -6,7 +6,11 @@ password or will leave (both languages), an unknown sender who describes what sh
 (both languages), "I know where your house is" in Arabizi, a private video "of mine" posted
 (Egyptian); and the everyday messages they and the batch's idioms and softeners leave alone or only
 check in on (a gamer yelling at his console, "should a victim…", a legal question, "nothing
-happened"). Sentences written for this test, not taken from any evaluation set."""
+happened"). Also the rules of the family development set (tests/nlu/dev/family_*, the same day):
+someone who "would go to jail" if I told, coming into the bathroom after being asked to get out, kids
+locked in a cupboard "mine do", things thrown at me, tied with a rope, a hand on my neck, burned with
+a lighter; and two narrowings (not hurting nana's feelings, a brother scared of thunder). Sentences
+written for this test, not taken from any evaluation set."""
 
 from __future__ import annotations
 
@@ -34,6 +38,17 @@ BATCH_RULES = [
     ("واحد من الشلة سرب مقطع خاص بتاعي على الجروب", "images"),
 ]
 
+# The family development set's rules, each caught only by its rule.
+FAMILY_RULES = [
+    ("my stepdad says mum will lose the house if i tell anyone about the nights", "threat"),
+    ("my cousin keeps walking into the shower even when i told him to leave", "abuse"),
+    ("my parents lock their kids in the basement for hours, mine always did it to me", "abuse"),
+    ("my uncle chucks plates at us when the football goes badly", "abuse"),
+    ("جوز امي بيربطني بالسلك في السرير", "abuse"),
+    ("ابوي يمسك رقبتي لين ما اقدر اتنفس", "abuse"),
+    ("عمه بيكويه بالسجاره لما يزعل", "abuse"),
+]
+
 QUIET = [
     "my son screams i'm gonna destroy you at the tv every night playing fifa, normal?",
     "ولدي يصرخ علي البلايستيشن بقتلك بقتلك وهو يضحك مع ربعه",
@@ -42,6 +57,9 @@ QUIET = [
     "my dog flinches when i raise my hand, was he abused before we adopted him?",
     "i said no to roblox but he keeps asking so i'm thinking of allowing it",
     "اخوي حرق الاكل وامي عاقبته بمنع الجوال",
+    "how can i tell my grandad his jokes are old without hurting him",
+    "my brother comes into my room at night because of bad dreams, is it ok if he uses my tablet to calm down",
+    "ربطت الهديه بالشريط الاحمر",
 ]
 
 # Softened: the net still finds something, so the first reply is a check-in with the helplines, not
@@ -53,7 +71,7 @@ CHECK_IN_ONLY = [
 ]
 
 
-@pytest.mark.parametrize(("text", "kind"), BATCH_RULES)
+@pytest.mark.parametrize(("text", "kind"), BATCH_RULES + FAMILY_RULES)
 def test_the_rules_fire(net: DangerNet, text: str, kind: str) -> None:
     found = net.assess(text)
     assert found is not None, text

@@ -159,6 +159,13 @@ SETS = (
         "a ninth batch (a third of the disclosures long and buried, half the ordinary messages long, Arabic a quarter Gulf, a fifth each Egyptian, Levantine, MSA, the rest Arabizi) by another writer (2026-12-07)",
     ),
     EvalSet(
+        "family",
+        "dev",
+        "writer",
+        {"en": "dev/family_en.yml", "ar": "dev/family_ar.yml"},
+        "everyday messages naming family members and trusted adults, and disclosures of harm by them, by another writer (2026-12-07)",
+    ),
+    EvalSet(
         "blind",
         "blind",
         "writer",
