@@ -94,7 +94,10 @@ def ensure_model(root: Path = PROJECT_ROOT, cache_dir: Optional[Path] = None, fo
         logger.info("model.cache.hit path=%s", target)
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    print(f"Training a model for fingerprint {target.name[: -len('.tar.gz')].split('-')[-1]} (no cached one)...", flush=True)
+    print(
+        f"Training a model for fingerprint {target.name[: -len('.tar.gz')].split('-')[-1]} (no cached one)...",
+        flush=True,
+    )
     started = time.monotonic()
     cmd = train_command(root, target)
     subprocess.run(cmd, cwd=root, env=rasa_env(root), check=True)
