@@ -30,7 +30,7 @@ from actions.common import audience_of, library, reply_language, topic_buttons
 from actions.next_steps import disclosed_kind, say_next_steps
 from bot.analytics.moments import check_in
 from bot.content import TOPIC_INTENTS
-from bot.nlu.danger import ANSWER_WITH_CHECK_IN
+from bot.safety.net import ANSWER_WITH_CHECK_IN
 
 __all__ = ["ActionDangerCheckIn", "ActionCheckInDeclined", "open_check_in"]
 

@@ -13,8 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from bot.app_guides import guided_app_in
 from bot.evaluation.sets import TOPIC_INTENTS, EvalItem
-from bot.nlu.danger import ANSWER_WITH_CHECK_IN
-from bot.safety.net import DISCLOSURE_INTENTS, POSSIBLE_DISCLOSURE
+from bot.safety.net import ANSWER_WITH_CHECK_IN, DISCLOSURE_INTENTS, POSSIBLE_DISCLOSURE
 
 __all__ = ["Reading", "answered", "read_all", "safety_figures", "intent_figures", "topic_figures", "LONG_WORDS"]
 

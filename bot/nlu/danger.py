@@ -44,7 +44,7 @@ from bot.apps import apps_named
 from bot.followups import is_what_about
 from bot.language import detect_language, normalize_for_matching
 from bot.nlu.disclosure import PROBABILITY_KEY
-from bot.safety.net import DISCLOSURE_INTENTS, POSSIBLE_DISCLOSURE, DangerNet
+from bot.safety.net import ANSWER_WITH_CHECK_IN, DISCLOSURE_INTENTS, POSSIBLE_DISCLOSURE, DangerNet
 from bot.settings import get_settings
 
 __all__ = [
@@ -57,10 +57,6 @@ __all__ = [
 ]
 
 FALLBACK_INTENT = "nlu_fallback"
-# DIET's confidence in the topic a possible disclosure also asks about from which the check-in
-# answers that topic at once (``actions/check_in.py``; ``make eval`` counts those answers); chosen
-# on the development sets (README, "check-in"): below it the topic is left for "no".
-ANSWER_WITH_CHECK_IN = 0.3
 # Intents that say nothing about what a message asks (the one the classifier read beside a
 # disclosure is kept, to answer it if the user says nothing is happening).
 _NOT_A_QUESTION = frozenset({*DISCLOSURE_INTENTS, POSSIBLE_DISCLOSURE, FALLBACK_INTENT})
