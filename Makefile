@@ -8,7 +8,7 @@ TRAINING_DATA := data/nlu/en data/nlu/ar data/rules data/stories
 export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
-# The same model from the same inputs on every machine (bot/numerics.py says why).
+# TensorFlow's numerics: repeatable trainings on one machine (bot/numerics.py says what they do and do not do).
 export ONEDNN_MAX_CPU_ISA := AVX2
 export TF_ENABLE_ONEDNN_OPTS := 0
 export TF_NUM_INTRAOP_THREADS := 2

@@ -1,16 +1,16 @@
 """The numerical settings under which TensorFlow trains and reads the model.
 
-The same inputs must give the same model on every machine, or figures measured on one machine gate
-a build on another. TensorFlow's matrix products on x86 go through oneDNN, which chooses its
-instructions (AVX2, AVX-512, AMX...) when it runs, by the CPU it finds: the unchanged inputs trained
-on this project's machines gave models that differed by a disclosure on the blind sets. Measured
-with ``bench/numerics.py`` on 2026-12-07: two trainings at once on one machine give identical
-weights, but capping oneDNN at AVX2 changes 24 of DIET's 30 weight tensors, with oneDNN's graph
-rewrites on or off. So oneDNN is capped at AVX2, which every x86 machine this runs on has, its graph
-rewrites are off, and the thread pools are fixed, so that the work is split the same way on any
-number of cores. Every process that trains or reads the model runs with these (Makefile,
-``rasa_env``, and ``bot/__init__`` before TensorFlow is imported); they are part of the model's
-fingerprint.
+Measured with ``bench/numerics.py``: two trainings of the same inputs on one machine give identical
+weights, but TensorFlow's matrix products on x86 go through oneDNN, which chooses its instructions
+(AVX2, AVX-512, AMX...) by the CPU it finds, and capping it at AVX2 changes 24 of DIET's 30 weight
+tensors. So oneDNN is capped at AVX2, its graph rewrites are off, and the thread pools are fixed.
+Every process that trains or reads the model runs with these (Makefile, ``rasa_env``, and
+``bot/__init__`` before TensorFlow is imported); they are part of the model's fingerprint.
+
+What they do not do (found 2026-12-07 on the next machine, README "The same model on every
+machine? Not yet."): make the model machine-independent. That machine's retrain under these settings
+gave the same safety counts but other check-ins and macro-F1 than the machine before. They make a
+machine's trainings repeatable; a model identical everywhere needs the trained model shipped.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The model's numerics (bot/numerics.py): every process that trains or reads the model runs
-TensorFlow with oneDNN capped at AVX2, its graph rewrites off and fixed thread pools, so that the
-same inputs give the same model on any machine, and a model trained under other settings is never
-taken from the cache."""
+TensorFlow with oneDNN capped at AVX2, its graph rewrites off and fixed thread pools (repeatable
+trainings on one machine; not, as once hoped, on every machine), and a model trained under other
+settings is never taken from the cache."""
 
 from __future__ import annotations
 
