@@ -95,7 +95,7 @@ def ensure_model(root: Path = PROJECT_ROOT, cache_dir: Optional[Path] = None, fo
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     print(
-        f"Training a model for fingerprint {target.name[: -len('.tar.gz')].split('-')[-1]} (no cached one)...",
+        f"Training a model for fingerprint {target.name.removesuffix('.tar.gz').removeprefix('amaan-')} (no cached one)...",
         flush=True,
     )
     started = time.monotonic()
