@@ -1859,3 +1859,21 @@ def test_disclosure_at_the_end_of_a_very_long_message_is_fuzzy_matched() -> None
     net = DangerNet.load()
     phrase = net._phrases[0].text
     assert net.assess("filler " * 1500 + phrase) is not None
+
+
+def test_every_written_disclosure_shows_a_sign_of_harm() -> None:
+    """The family gate (``only_someone_close``) must never see a disclosure as everyday talk: every
+    disclosure in the training data and the development sets (never a blind set) names a sign of
+    harm from the lexicon's ``harm_signs``, or names no one close."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    from bot.evaluation.sets import SETS, load_items
+    from bot.settings import PROJECT_ROOT
+
+    net = DangerNet.load()
+    texts = [item.text for s in SETS if s.role == "dev" for item in load_items(s) if item.disclosure]
+    for path in sorted((PROJECT_ROOT / "data" / "nlu").rglob("*.yml")):
+        examples = load_data(str(path)).intent_examples
+        texts += [m.get("text") for m in examples if m.get("intent") in ("disclose_harm", "disclose_self_harm")]
+    assert len(texts) > 2500
+    assert [t for t in texts if net.only_someone_close(t)] == []

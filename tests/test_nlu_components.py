@@ -189,3 +189,42 @@ def test_no_reference_no_change(text: str) -> None:
     message = _message(text, **{INTENT: {"name": "affirm", "confidence": 0.8}, INTENT_RANKING_KEY: ranking(affirm=0.8)})
     ReferenceIntent().process([message])
     assert message.get(INTENT)["name"] == "affirm"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my grandad taught me to fish at the lake on saturday",
+        "our neighbour's son fixed my bike chain yesterday",
+        "خالتي علمتني اطبخ مقلوبه يوم الخميس",
+        "جارنا صلح سيكلي امس العصر",
+    ],
+)
+def test_the_classifiers_alone_never_make_everyday_family_talk_a_clear_disclosure(text: str) -> None:
+    """Someone close named, no sign of harm: however sure DIET and the scorer are, a check-in
+    (the helplines and a question, no case), never the crisis reply."""
+    assert NET.assess(text) is None and NET.only_someone_close(text)
+    found = decide(text, ranking(disclose_harm=0.99), NET, T, scorer=0.95)
+    assert (found.tier, found.source) == ("uncertain", "model")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my grandad taught me to fish and said not to tell mum what happened in the tent",
+        "our neighbour's son keeps messaging me at night",
+        "خالتي تقرصني لين يزرق ذراعي",
+        "جارنا يقول لي تعال بيتنا لحالك",
+    ],
+)
+def test_a_sign_of_harm_keeps_the_crisis_reply_for_a_sure_classifier(text: str) -> None:
+    assert not NET.only_someone_close(text)
+    found = decide(text, ranking(disclose_harm=0.99), NET, T, scorer=0.95)
+    assert found.tier == "clear"
+
+
+def test_arabizi_family_talk_is_left_to_the_classifiers() -> None:
+    """No list covers Arabic in Latin letters: the gate stays out of the way."""
+    text = "3ammi wadda-ni el madrasa el sob7"
+    assert not NET.only_someone_close(text)
+    assert decide(text, ranking(disclose_harm=0.99), NET, T, scorer=0.95).tier == "clear"

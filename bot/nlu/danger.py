@@ -161,6 +161,10 @@ def decide(
     if read == "uncertain" and only_about_an_app(text):
         return None
     tier = "clear" if read == "clear" and not net.is_softened(text) else "uncertain"
+    # "My uncle picked me up in his new truck": family or a known adult named, no sign of harm.
+    # The classifiers alone never make that a clear disclosure (the check-in still shows the helplines).
+    if tier == "clear" and net.only_someone_close(text):
+        tier = "uncertain"
     kind = "self_harm" if best == "disclose_self_harm" else "unspecified"
     return DangerReading(tier, best, kind, "model", score, scorer, asked, asked_confidence)
 

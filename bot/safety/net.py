@@ -9,6 +9,8 @@ The net is a pure function over normalized text: ``DangerNet.load().assess(text)
 * ``idioms``: figures of speech blanked out before matching ("dying of boredom", "مت من الضحك"),
   so that they raise no alarm while a real disclosure elsewhere in the same message still does;
 * ``guards``: named regex fragments that several rules share, written ``{{name}}`` in a rule;
+* ``close_people`` and ``harm_signs``: family and known adults, and a wide list of signs of harm;
+  a message that names the first and holds none of the second is ``only_someone_close``;
 * ``softeners``: framings that make a hit uncertain rather than clear (a general or hypothetical
   question, a school project, a story from the news, a joke): ``is_softened``. The NLU component
   answers those with a check-in instead of the crisis reply.
@@ -29,7 +31,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 import yaml
 from rapidfuzz.distance import Levenshtein
 
-from bot.language import normalize_arabic, normalize_for_matching
+from bot.language import is_arabizi, normalize_arabic, normalize_for_matching
 
 __all__ = [
     "DangerAssessment",
@@ -90,12 +92,16 @@ class DangerNet:
         idioms: Optional[List[re.Pattern[str]]] = None,
         softeners: Optional[List[re.Pattern[str]]] = None,
         firsthand: Optional[List[re.Pattern[str]]] = None,
+        close_people: Optional[List[re.Pattern[str]]] = None,
+        harm_signs: Optional[List[re.Pattern[str]]] = None,
     ):
         self._patterns = patterns
         self._phrases = phrases
         self._idioms = idioms or []
         self._softeners = softeners or []
         self._firsthand = firsthand or []
+        self._close_people = close_people or []
+        self._harm_signs = harm_signs or []
 
     @classmethod
     def from_dict(cls, data: Dict) -> DangerNet:
@@ -125,7 +131,15 @@ class DangerNet:
                 re.compile(_normalize_pattern(_with_guards(p, guards))) for items in by_language for p in items or []
             ]
 
-        return cls(patterns, phrases, regexes("idioms"), regexes("softeners"), regexes("firsthand"))
+        return cls(
+            patterns,
+            phrases,
+            regexes("idioms"),
+            regexes("softeners"),
+            regexes("firsthand"),
+            regexes("close_people"),
+            regexes("harm_signs"),
+        )
 
     @classmethod
     def load(cls, path: Path = DEFAULT_LEXICON) -> DangerNet:
@@ -146,6 +160,17 @@ class DangerNet:
         if _LAUGHING.search(text):
             return True
         return any(softener.search(normalized) for softener in self._softeners)
+
+    def only_someone_close(self, text: str) -> bool:
+        """True when the text names family or a known adult ("my uncle", "مرت عمي") and holds no
+        sign of harm from the lexicon's wide ``harm_signs`` list: everyday family talk, which the
+        classifiers alone must not turn into a crisis reply (``bot.nlu.danger.decide``)."""
+        if is_arabizi(text):
+            return False  # no list covers Arabic in Latin letters: the classifiers decide
+        normalized = normalize_for_matching(text)
+        if not any(person.search(normalized) for person in self._close_people):
+            return False
+        return not any(sign.search(normalized) for sign in self._harm_signs)
 
     def assess(self, text: str) -> Optional[DangerAssessment]:
         """The first disclosure found in ``text``, or None."""
