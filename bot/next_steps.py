@@ -102,11 +102,15 @@ def harm_kind(danger_kind: Optional[str]) -> str:
 
 def support_message(danger_kind: str) -> str:
     """The key of the first reply to a disclosure (data/content/messages.yml): self-harm's own, abuse
-    and threats' own (no blackmail advice such as "don't pay" to a child hurt at home), or the
-    general one for online harms and the rest. The action and the action-server-down fallback share it."""
+    and threats' own (no blackmail advice such as "don't pay" to a child hurt at home), grooming's
+    (coercion and meetings: "you never have to do what they ask", "don't meet"), or the general one
+    for blackmail, images and the rest. The action and the action-server-down fallback share it."""
     if danger_kind == "self_harm":
         return "self_harm_support"
-    return "danger_support_abuse" if harm_kind(danger_kind) == "abuse" else "danger_support"
+    harm = harm_kind(danger_kind)
+    if harm == "abuse":
+        return "danger_support_abuse"
+    return "danger_support_grooming" if harm == "grooming" else "danger_support"
 
 
 def disclosed_kind(

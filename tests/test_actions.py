@@ -121,6 +121,11 @@ async def test_abuse_gets_the_numbers_without_blackmail_advice(lang: str, audien
     assert abuse == LIB.message("danger_support_abuse", lang, audience)
     if audience != "child":  # the child's general reply never spoke of paying
         assert dont_pay in await first_reply("blackmail")
+    for kind in ("coercion", "meeting"):  # pressure and planned meetings: "don't meet", not "don't pay"
+        grooming = await first_reply(kind)
+        assert grooming == LIB.message("danger_support_grooming", lang, audience)
+        assert "911" in grooming and "116111" in grooming and dont_pay not in grooming
+        assert any(word in grooming for word in {"en": ["meet"], "ar": ["لقا", "مقابلت"]}[lang])
 
 
 async def test_self_harm_gets_its_own_support() -> None:
