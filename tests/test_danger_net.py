@@ -1766,8 +1766,17 @@ def test_the_shipped_topic_guards_keep_general_questions_quiet(net: DangerNet) -
 
 def test_lexicon_uses_only_known_kinds_and_compiles() -> None:
     data = _lexicon()
-    assert set(data) == {"guards", "patterns", "phrases", "idioms", "softeners", "firsthand"}
-    assert set(data["idioms"]) == {"en", "ar"}
+    assert set(data) == {
+        "guards",
+        "patterns",
+        "phrases",
+        "idioms",
+        "softeners",
+        "firsthand",
+        "close_people",
+        "harm_signs",
+    }
+    assert set(data["idioms"]) == set(data["close_people"]) == set(data["harm_signs"]) == {"en", "ar"}
     for layer in ("patterns", "phrases"):
         assert set(data[layer]) == {"en", "ar"}
         for kinds in data[layer].values():

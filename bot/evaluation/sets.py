@@ -166,6 +166,13 @@ SETS = (
         "everyday messages naming family members and trusted adults, and disclosures of harm by them, by another writer (2026-12-07)",
     ),
     EvalSet(
+        "family_2",
+        "dev",
+        "writer",
+        {"en": "dev/family2_en.yml", "ar": "dev/family2_ar.yml"},
+        "a second family batch (120 everyday messages and 40 disclosures per language, half of them subtle), by another writer, read first after the family gate (2026-12-07)",
+    ),
+    EvalSet(
         "blind",
         "blind",
         "writer",
