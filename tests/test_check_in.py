@@ -134,13 +134,6 @@ def test_a_check_in_on_a_question_also_answers_it_and_no_does_not_repeat_it(bot:
 # Everyday talk about family that DIET and the scorer both read as a sure disclosure (the crisis reply
 # and an urgent case before 2026-12-07): someone close named, no sign of harm, so a check-in.
 FAMILY = {"en": "my uncle promised to teach me to drive this summer", "ar": "اخوي الكبير بيجيبني من المدرسه"}
-# A parent's paragraph, the question last, about a blackmail in a story (a softened lexicon hit: a
-# check-in); DIET is unsure of the topic, the last sentence is clearly about parental controls.
-PARAGRAPH = (
-    "My son is 12 and a boy in his class was threatened by someone online last month, the school sent a "
-    "letter about it. Nothing happened to my son. How do I set up parental controls on his tablet so "
-    "only people he knows can message him?"
-)
 
 
 @pytest.mark.parametrize("lang", ["en", "ar"])
@@ -149,17 +142,6 @@ def test_everyday_family_talk_gets_a_check_in_and_no_case(bot: Bot, cases: CaseS
     replies = bot.say(sender, FAMILY[lang])
     assert replies[0]["text"] == LIB.message("danger_check_in", lang, "teen")
     assert LIB.message("danger_support", lang, "teen") not in texts(replies)
-    assert cases.cases_of(Conversation("rest", sender)) == []
-
-
-def test_a_check_in_on_a_long_paragraph_answers_its_last_question_at_once(bot: Bot, cases: CaseStore) -> None:
-    sender = new_sender()
-    bot.say(sender, HELLO["en"])
-    replies = bot.say(sender, PARAGRAPH)  # "My son is 12": a parent
-    assert [r["text"] for r in replies] == [
-        LIB.message("danger_check_in", "en", "parent"),
-        LIB.advice("parental_controls", "parent", "en"),
-    ]
     assert cases.cases_of(Conversation("rest", sender)) == []
 
 

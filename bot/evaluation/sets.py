@@ -173,6 +173,13 @@ SETS = (
         "a second family batch (120 everyday messages and 40 disclosures per language, half of them subtle), by another writer, read first after the family gate (2026-12-07)",
     ),
     EvalSet(
+        "family_3",
+        "dev",
+        "writer",
+        {"en": "dev/family3_en.yml", "ar": "dev/family3_ar.yml"},
+        "a third family batch (relatives and known adults: coaches, tutors, drivers, neighbours; 120 everyday messages and 40 disclosures per language), by another writer, read first to decide whether the family gate stays (2026-12-07)",
+    ),
+    EvalSet(
         "blind",
         "blind",
         "writer",

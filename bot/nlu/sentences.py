@@ -11,10 +11,7 @@ as a disclosure: it scores each sentence with a logistic regression over word an
 trained on the same examples (one class per topic intent, and ``other`` for every other intent),
 and when one sentence is clearly about a topic and DIET was not sure of the message (its intent is
 the fallback, out of scope, or a topic at a lower confidence than the sentence's), the intent
-becomes that topic. Disclosures, check-ins and everything the safety net decided are never touched,
-with one exception that changes no reply's tier: a check-in on a long message whose topic DIET was
-unsure of takes the clearest sentence's topic as what the message asked (``check_in_threshold``),
-so that the check-in answers a parent's paragraph at once (``actions/check_in.py``).
+becomes that topic. Disclosures, check-ins and everything the safety net decided are never touched.
 """
 
 from __future__ import annotations
@@ -35,7 +32,6 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.language import normalize_for_matching
 from bot.nlu.disclosure import build_scorer
-from bot.safety.net import ANSWER_WITH_CHECK_IN
 
 __all__ = ["LongMessageTopics", "sentences"]
 
@@ -63,7 +59,7 @@ class LongMessageTopics(GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
-        return {"min_words": 15, "threshold": 0.6, "check_in_threshold": 0.4, "C": 4.0}
+        return {"min_words": 15, "threshold": 0.6, "C": 4.0}
 
     def __init__(
         self, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource, model: Optional[Any] = None
@@ -124,7 +120,6 @@ class LongMessageTopics(GraphComponent):
         if self._model is None:
             return messages
         for message in messages:
-            self._check_in_topic(message)
             found = self._clearest_topic(message)
             if found:
                 topic, probability = found
@@ -135,46 +130,16 @@ class LongMessageTopics(GraphComponent):
                 )
         return messages
 
-    def _long(self, text: str) -> bool:
-        return len(text.split()) >= int(self._config["min_words"]) and not text.startswith("/")
-
-    def _check_in_topic(self, message: Message) -> None:
-        """A check-in's topic (``danger["asked"]``) from the clearest sentence, when DIET was unsure
-        of it: the tier, the intent and the helplines stay as the safety net decided."""
-        danger = message.get("danger")
-        text = message.get(TEXT) or ""
-        if not isinstance(danger, dict) or danger.get("tier") != "uncertain" or not self._long(text):
-            return
-        if is_topic(danger.get("asked")) and float(danger.get("asked_confidence") or 0.0) >= ANSWER_WITH_CHECK_IN:
-            return
-        best = self._best_sentence_topic(text)
-        if best is None or best[1] < float(self._config["check_in_threshold"]):
-            return
-        message.set(
-            "danger",
-            {**danger, "asked": best[0], "asked_confidence": round(best[1], 4), "asked_by": "sentence"},
-            add_to_output=True,
-        )
-
     def _clearest_topic(self, message: Message) -> Optional[Tuple[str, float]]:
         text = message.get(TEXT) or ""
-        if self._model is None or message.get("danger") or not self._long(text):
+        if self._model is None:
+            return None
+        if message.get("danger") or len(text.split()) < int(self._config["min_words"]) or text.startswith("/"):
             return None
         intent = message.get(INTENT) or {}
         name, confidence = intent.get("name"), float(intent.get("confidence") or 0.0)
         if name not in _UNSURE and not is_topic(name):
             return None  # a greeting, a report answer, a case reference...: not ours to change
-        best = self._best_sentence_topic(text)
-        if best is None or best[1] < float(self._config["threshold"]):
-            return None
-        if is_topic(name) and (name == best[0] or confidence >= best[1]):
-            return None
-        return best[0], round(best[1], 4)
-
-    def _best_sentence_topic(self, text: str) -> Optional[Tuple[str, float]]:
-        """The likeliest topic of any sentence of ``text`` or of the whole, and its probability."""
-        if self._model is None:
-            return None
         # Each sentence, and the whole message (one long sentence is read whole, by a model that
         # fails otherwise than DIET).
         parts = [normalize_for_matching(part) for part in [*sentences(text), text]]
@@ -186,4 +151,8 @@ class LongMessageTopics(GraphComponent):
                 label = classes[index]
                 if label != OTHER and (best is None or probability > best[1]):
                     best = (label, float(probability))
-        return best
+        if best is None or best[1] < float(self._config["threshold"]):
+            return None
+        if is_topic(name) and (name == best[0] or confidence >= best[1]):
+            return None
+        return best[0], round(best[1], 4)
