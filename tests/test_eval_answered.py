@@ -11,7 +11,7 @@ import pytest
 
 from bot.evaluation.measure import Reading, answered, topic_figures
 from bot.evaluation.sets import EvalItem
-from bot.nlu.danger import ANSWER_WITH_CHECK_IN
+from bot.safety.net import ANSWER_WITH_CHECK_IN
 
 
 def _reading(text: str, intent: str, reply: str = "none", asked: str = "", confidence: float = 0.0) -> Reading:

@@ -180,6 +180,13 @@ SETS = (
         "a third family batch (relatives and known adults: coaches, tutors, drivers, neighbours; 120 everyday messages and 40 disclosures per language), by another writer, read first to decide whether the family gate stays (2026-12-07)",
     ),
     EvalSet(
+        "family_4",
+        "dev",
+        "writer",
+        {"en": "dev/family4_en.yml", "ar": "dev/family4_ar.yml"},
+        "a fourth family batch (120 everyday messages and 40 disclosures per language), by another writer, read first to measure the family handling of 2026-12-07 on messages nobody had read",
+    ),
+    EvalSet(
         "blind",
         "blind",
         "writer",

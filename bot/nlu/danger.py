@@ -44,11 +44,10 @@ from bot.apps import apps_named
 from bot.followups import is_what_about
 from bot.language import detect_language, normalize_for_matching
 from bot.nlu.disclosure import PROBABILITY_KEY
-from bot.safety.net import ANSWER_WITH_CHECK_IN, DISCLOSURE_INTENTS, POSSIBLE_DISCLOSURE, DangerNet
+from bot.safety.net import DISCLOSURE_INTENTS, POSSIBLE_DISCLOSURE, DangerNet
 from bot.settings import get_settings
 
 __all__ = [
-    "ANSWER_WITH_CHECK_IN",
     "DangerNetClassifier",
     "DangerReading",
     "Thresholds",
