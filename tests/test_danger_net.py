@@ -1871,9 +1871,10 @@ def test_disclosure_at_the_end_of_a_very_long_message_is_fuzzy_matched() -> None
 
 
 def test_every_written_disclosure_shows_a_sign_of_harm() -> None:
-    """The family gate (``only_someone_close``) must never see a disclosure as everyday talk: every
-    disclosure in the training data and the development sets (never a blind set) names a sign of
-    harm from the lexicon's ``harm_signs``, or names no one close."""
+    """The family gate (``only_someone_close``), which decides only when the lexicon found nothing,
+    must never see a disclosure as everyday talk: every disclosure in the training data and the
+    development sets (never a blind set) that the lexicon does not catch names a sign of harm from
+    the lexicon's ``harm_signs``, or names no one close."""
     from rasa.shared.nlu.training_data.loading import load_data
 
     from bot.evaluation.sets import SETS, load_items
@@ -1885,4 +1886,4 @@ def test_every_written_disclosure_shows_a_sign_of_harm() -> None:
         examples = load_data(str(path)).intent_examples
         texts += [m.get("text") for m in examples if m.get("intent") in ("disclose_harm", "disclose_self_harm")]
     assert len(texts) > 2500
-    assert [t for t in texts if net.only_someone_close(t)] == []
+    assert [t for t in texts if net.assess(t) is None and net.only_someone_close(t)] == []
