@@ -11,7 +11,9 @@ and the disclosure scorer (``bot.nlu.disclosure``), a logistic regression that f
   question, a story or a joke (the lexicon's ``softeners``). The intent becomes
   ``disclose_harm`` or ``disclose_self_harm`` with confidence 1.0 and a ``danger_kind`` entity
   names the kind: the crisis reply and an urgent case.
-* **uncertain**: a softened lexicon hit, or either classifier at its check-in threshold. The intent
+* **uncertain**: a softened lexicon hit, or either classifier at its check-in threshold, or both
+  classifiers sure of a message that names family or a known adult and holds no sign of harm
+  (``DangerNet.only_someone_close``: "my uncle picked me up in his new truck"). The intent
   becomes ``possible_disclosure``: a short check-in that still shows the helplines and asks
   whether something is happening, and no case unless the user says yes.
 
