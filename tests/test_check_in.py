@@ -157,6 +157,27 @@ def test_a_clear_disclosure_still_gets_the_crisis_reply_and_a_case_at_once(
     assert payloads(replies)[0] == "/request_human"
 
 
+# Pressure and planned meetings (the net's coercion and meeting kinds): the grooming first reply.
+PRESSURE = {
+    "en": "a man from roblox wants me to meet him at the mall on saturday and not tell my parents",
+    "ar": "خطيبي يبي الباسورد حق كل حساباتي ويقول بيتركني اذا رفضت",
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_pressure_or_a_planned_meeting_gets_its_own_first_reply_and_a_case(
+    bot: Bot, cases: CaseStore, lang: str
+) -> None:
+    """Not the blackmail advice ("don't pay") but "you never have to do what they ask", "don't meet"."""
+    sender = start(bot, lang)
+    replies = bot.say(sender, PRESSURE[lang])
+    assert replies[0]["text"] == LIB.message("danger_support_grooming", lang, "teen")
+    assert {"en": "pay", "ar": "تدفع"}[lang] not in replies[0]["text"]
+    [case] = cases.cases_of(Conversation("rest", sender))
+    # A planned meeting is high (bot/cases/triage.py: there is time to act before it); coercion urgent.
+    assert case.risk == {"en": "high", "ar": "urgent"}[lang] and case.opened_by == "disclosure"
+
+
 def test_a_second_possible_disclosure_after_the_check_in_is_a_disclosure(bot: Bot, cases: CaseStore) -> None:
     sender = start(bot, "en")
     bot.say(sender, POSSIBLE["en"])

@@ -4,7 +4,7 @@ Two roles, kept apart on purpose (``tests/nlu/README.md`` tells how each set was
 
 * ``dev``: held-out sets that are never trained on, but whose errors may be read to decide what to
   change (new training examples are then written in new words, never copied);
-* ``blind``, ``blind2``: measured only (one role per frozen set, in its own folder). ``make eval`` prints and writes its aggregate figures, never its
+* ``blind``, ``blind2``, ``blind3``: measured only (one role per frozen set, in its own folder). ``make eval`` prints and writes its aggregate figures, never its
   messages; it is frozen (``tests/nlu/blind/FROZEN``: date and SHA-256 of each file, checked by a
   test) and nothing is tuned on it.
 
@@ -199,6 +199,13 @@ SETS = (
         "writer",
         {"en": "blind2/blind2_en.yml", "ar": "blind2/blind2_ar.yml"},
         "second frozen blind set by another independent writer (2026-12-06); aggregate figures only",
+    ),
+    EvalSet(
+        "blind3",
+        "blind3",
+        "writer",
+        {"en": "blind3/blind3_en.yml", "ar": "blind3/blind3_ar.yml"},
+        "third frozen blind set by two more independent writers, half of it naming family or known adults (2026-12-07); aggregate figures only",
     ),
 )
 # Each blind set is its own role: measured and gated apart, never read, frozen in its own folder.
