@@ -187,6 +187,13 @@ SETS = (
         "a fourth family batch (120 everyday messages and 40 disclosures per language), by another writer, read first to measure the family handling of 2026-12-07 on messages nobody had read",
     ),
     EvalSet(
+        "family_5",
+        "dev",
+        "writer",
+        {"en": "dev/family5_en.yml", "ar": "dev/family5_ar.yml"},
+        "a fifth family batch by four more writers (two per language) from the brief of blind set 3 (about 156 everyday messages and 64 disclosures per writer), to learn what blind set 3 measured without reading it (2026-12-07)",
+    ),
+    EvalSet(
         "blind",
         "blind",
         "writer",
