@@ -69,6 +69,22 @@ def test_classifiers_below_threshold_are_not_a_disclosure() -> None:
     assert decide("tell me about games", ranking(ask_gaming=0.8, disclose_harm=0.2), NET, T, scorer=0.3) is None
 
 
+def test_a_hedged_message_asks_at_a_lower_scorer_probability() -> None:
+    """ "Asking for a friend...": framed as a general question, the scorer's lower threshold asks."""
+    hedged = Thresholds.from_config({**DangerNetClassifier.get_default_config(), "scorer_hedged_threshold": 0.3})
+    text = "asking for a friend, if someones cousin does weird stuff at sleepovers is that normal"
+    plain = "my cousin and i do weird stuff at sleepovers like prank calls"
+    assert NET.assess(text) is None and NET.is_softened(text)
+    found = decide(text, ranking(ask_grooming=0.9, disclose_harm=0.01), NET, hedged, scorer=0.35)
+    assert (found.tier, found.source) == ("uncertain", "model")
+    assert decide(text, ranking(ask_grooming=0.9, disclose_harm=0.01), NET, hedged, scorer=0.25) is None
+    # Not framed as a question: the ordinary threshold holds.
+    assert not NET.is_softened(plain)
+    assert decide(plain, ranking(out_of_scope=0.9, disclose_harm=0.01), NET, hedged, scorer=0.35) is None
+    # The default (no hedged threshold configured) changes nothing.
+    assert decide(text, ranking(ask_grooming=0.9, disclose_harm=0.01), NET, T, scorer=0.35) is None
+
+
 def test_thresholds_can_differ_by_language() -> None:
     config = {**DangerNetClassifier.get_default_config(), "check_in_threshold": {"en": 0.35, "ar": 0.6}}
     per_language = Thresholds.from_config(config)

@@ -32,6 +32,7 @@ def replay(
     scorer_check_in: float,
     model_clear: float,
     scorer_clear: float,
+    scorer_hedged: float = 1.0,
 ) -> Tuple[int, int, int, int, int]:
     """(disclosures, caught, ordinary, crisis on ordinary, check-ins on ordinary) under these thresholds."""
     caught = crisis = check_ins = 0
@@ -45,6 +46,8 @@ def replay(
             reply = "check_in" if net.is_softened(text) else "crisis"
         elif r.score >= model_check_in or (r.scorer is not None and r.scorer >= scorer_check_in):
             reply = "check_in"
+        elif r.scorer is not None and r.scorer >= scorer_hedged and net.is_softened(text):
+            reply = "check_in"
         else:
             reply = "none"
         if r.item.disclosure:
@@ -56,7 +59,7 @@ def replay(
     return disclosures, caught, len(readings) - disclosures, crisis, check_ins
 
 
-def main(model_clear: float = 0.9, scorer_clear: float = 0.7) -> int:
+def main(model_clear: float = 0.9, scorer_clear: float = 0.7, scorer_hedged: float = 0.3) -> int:
     from rasa.core.agent import Agent
     from rasa.utils.log_utils import configure_structlog
 
@@ -76,7 +79,7 @@ def main(model_clear: float = 0.9, scorer_clear: float = 0.7) -> int:
         mine = [r for r in readings if r.item.language == lang]
         rows: Dict[Tuple[float, float], Tuple[int, int, int, int, int]] = {}
         for m, s in itertools.product(MODEL_CHECK_IN, SCORER_CHECK_IN):
-            rows[(m, s)] = replay(mine, net, m, s, model_clear, scorer_clear)
+            rows[(m, s)] = replay(mine, net, m, s, model_clear, scorer_clear, scorer_hedged)
         for (m, s), (d, c, o, cr, ci) in rows.items():
             print(f"| {lang} | {m} | {s} | {c}/{d} | {cr}/{o} | {ci}/{o} ({100 * ci / o:.1f}%) |")
     return 0

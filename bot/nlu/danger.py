@@ -11,7 +11,9 @@ and the disclosure scorer (``bot.nlu.disclosure``), a logistic regression that f
   question, a story or a joke (the lexicon's ``softeners``). The intent becomes
   ``disclose_harm`` or ``disclose_self_harm`` with confidence 1.0 and a ``danger_kind`` entity
   names the kind: the crisis reply and an urgent case.
-* **uncertain**: a softened lexicon hit, or either classifier at its check-in threshold, or both
+* **uncertain**: a softened lexicon hit, or either classifier at its check-in threshold (the
+  scorer at a lower one, ``scorer_hedged_threshold``, in a message framed as a general question:
+  "asking for a friend", "hypothetically, if someone's coach..."), or both
   classifiers sure of a message that names family or a known adult and holds no sign of harm
   (``DangerNet.only_someone_close``: "my uncle picked me up in his new truck"). The intent
   becomes ``possible_disclosure``: a short check-in that still shows the helplines and asks
@@ -81,6 +83,7 @@ class Thresholds:
     model_clear: Mapping[str, float]
     scorer_check_in: Mapping[str, float]
     scorer_clear: Mapping[str, float]
+    scorer_hedged: Mapping[str, float]
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Thresholds:
@@ -93,6 +96,7 @@ class Thresholds:
                     "clear_threshold",
                     "scorer_check_in_threshold",
                     "scorer_clear_threshold",
+                    "scorer_hedged_threshold",
                 )
             )
         )
@@ -105,6 +109,11 @@ class Thresholds:
         if model >= self.model_check_in[lang] or (scorer is not None and scorer >= self.scorer_check_in[lang]):
             return "uncertain"
         return None
+
+    def hedged(self, text: str, scorer: Optional[float]) -> bool:
+        """The scorer at the lower threshold for a message framed as a general question ("asking
+        for a friend", "hypothetically... if someone's coach..."): checked only for such messages."""
+        return scorer is not None and scorer >= self.scorer_hedged[detect_language(text) or "en"]
 
 
 @dataclass(frozen=True)
@@ -155,6 +164,10 @@ def decide(
         return DangerReading(tier, found.intent, found.kind, "net", score, scorer, asked, asked_confidence)
     # A figure of speech ("dying of laughter") is left to the lexicon, which has already said no.
     read = None if net.has_idiom(text) else thresholds.tier(text, score, scorer)
+    # "Asking for a friend... if someone's brother made them do sexual stuff": a hedged disclosure
+    # reads like a general question to both classifiers; framed that way, a lower score asks.
+    if read is None and not net.has_idiom(text) and thresholds.hedged(text, scorer) and net.is_softened(text):
+        read = "uncertain"
     if read is None:
         return None
     # "What age is Telegram for?", "and on Instagram?": a message that only asks about an app holds
@@ -219,6 +232,7 @@ class DangerNetClassifier(GraphComponent):
             "clear_threshold": 0.9,
             "scorer_check_in_threshold": 0.5,
             "scorer_clear_threshold": 0.7,
+            "scorer_hedged_threshold": 1.0,
             "lexicon": None,
         }
 
