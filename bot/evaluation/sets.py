@@ -194,6 +194,13 @@ SETS = (
         "a fifth family batch by four more writers (two per language) from the brief of blind set 3 (about 156 everyday messages and 64 disclosures per writer), to learn what blind set 3 measured without reading it (2026-12-07)",
     ),
     EvalSet(
+        "family_6",
+        "dev",
+        "writer",
+        {"en": "dev/family6_en.yml", "ar": "dev/family6_ar.yml"},
+        "a sixth family batch by two more writers from the brief of blind set 3 (156 everyday messages and 64 disclosures per language before the overlap check), read first to measure what the fifth batch decided on messages nobody had read (2026-12-07)",
+    ),
+    EvalSet(
         "blind",
         "blind",
         "writer",
