@@ -145,6 +145,27 @@ def test_everyday_family_talk_gets_a_check_in_and_no_case(bot: Bot, cases: CaseS
     assert cases.cases_of(Conversation("rest", sender)) == []
 
 
+# Framed as a general question, read as a disclosure by neither DIET nor the lexicon, and by the
+# scorer only above its lower, hedged threshold (config.yml: scorer_hedged_threshold).
+HEDGED = {
+    "en": "asking for a friend, if someones older cousin does weird stuff when they sleep over is that normal",
+    "ar": "مجرد سؤال، لو حد عمه بيضايقه كل ما يكونوا لوحدهم يعمل ايه؟",
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_a_hedged_disclosure_gets_the_check_in_and_yes_opens_an_urgent_case(
+    bot: Bot, cases: CaseStore, lang: str
+) -> None:
+    sender = start(bot, lang)
+    replies = bot.say(sender, HEDGED[lang])
+    assert replies[0]["text"] == LIB.message("danger_check_in", lang, "teen")
+    assert cases.cases_of(Conversation("rest", sender)) == []
+    bot.say(sender, "/affirm")  # the "yes" button
+    [case] = cases.cases_of(Conversation("rest", sender))
+    assert case.risk == "urgent" and case.opened_by == "check_in"
+
+
 @pytest.mark.parametrize("lang", ["en", "ar"])
 def test_a_clear_disclosure_still_gets_the_crisis_reply_and_a_case_at_once(
     bot: Bot, cases: CaseStore, lang: str
