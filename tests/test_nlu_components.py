@@ -97,6 +97,13 @@ def test_figure_of_speech_needs_the_lexicon() -> None:
 
 
 @pytest.mark.parametrize(
+    "text", ["after football practice my legs are literally dead", "my uncle beat me 3 1 at chess again"]
+)
+def test_an_idiom_is_not_a_disclosure_even_when_both_classifiers_are_sure(text: str) -> None:
+    assert decide(text, ranking(disclose_harm=0.99), NET, T, scorer=0.9) is None
+
+
+@pytest.mark.parametrize(
     "text", ["مت من الضحك", "بموت من الجوع متى الغدا", "رح موت من الضحك عليك", "i'm dying of boredom"]
 )
 def test_a_figure_of_speech_the_classifier_took_for_self_harm_falls_back(text: str) -> None:
