@@ -199,12 +199,12 @@ def _restart_under_load(stack: Stack, name: str) -> None:
         halted = time.monotonic()
         # In the outage: the reporters answer the next question (trying again until answered), the
         # held user writes to the counselor.
-        answers = [pool.submit(u.say_until_answered, url, where[u.sender]) for u in reporters]
+        # (240 s: under a whole CI run on two cores, recovery can take longer than the default 120 s.)
+        answers = [pool.submit(u.say_until_answered, url, where[u.sender], 240) for u in reporters]
         held_during = held.say(url, "hello? zq-during")
         time.sleep(max(0.0, DOWN_SECONDS - (time.monotonic() - halted)))
         service.resume()
-        for answer in answers:
-            answer.result(timeout=300)
+        heard_in_outage = [answer.result(timeout=300) for answer in answers]
         time.sleep(5)  # the load goes on after the service is back
         stop.set()
         for future in load:
@@ -225,11 +225,14 @@ def _restart_under_load(stack: Stack, name: str) -> None:
         assert said.count(THANKS[user.lang]) >= user.accepted - 1, f"{name} restart lost messages"
         assert _slots(stack, user.sender).get("language") == user.lang
     # The reports kept their answers, took the one given in the outage, and go on.
-    for user, audience in zip(reporters, ("child", "parent"), strict=True):
+    for user, audience, heard in zip(reporters, ("child", "parent"), heard_in_outage, strict=True):
+        # Answered for real (not "try again") in the outage, or the check below could not hold.
+        assert heard and TRY_AGAIN[user.lang] not in heard, f"{name}: the outage answer never got a reply: {heard}"
         slots = _slots(stack, user.sender)
         assert (slots.get("language"), slots.get("audience")) == (user.lang, audience)
         assert (slots.get("report_reporter"), slots.get("report_harm")) == ("self", "grooming")
-        assert slots.get("report_where") == where[user.sender]
+        said = [e.get("text") for e in stack.cluster.tracker(user.sender)["events"] if e.get("event") == "user"]
+        assert slots.get("report_where") == where[user.sender], f"{name}: answered {heard}, but stored {said[-3:]}"
         assert stack.cluster.tracker(user.sender).get("active_loop", {}).get("name") == "report_form"
     # Still held: the bot stays silent and the counselor gets the message.
     assert held.say(url, "still there? zq-after") == (200, [])
