@@ -1,10 +1,9 @@
 """``python -m bot.evaluation.sweep``: how the safety net's check-in thresholds trade recall for
 check-ins, on the development sets only.
 
-Reads every development set once with the trained model, then replays the tier decision of
-``bot.nlu.danger.decide`` under a grid of check-in thresholds (lexicon hits and idioms as they
-were), printing per language: disclosures caught, crisis replies and check-ins on ordinary
-messages. The blind sets are never read here: thresholds are chosen on what this prints, and the
+Reads every development set once with the trained model, then replays ``bot.nlu.danger.decide``
+itself under a grid of check-in thresholds (with the lexicon as it is now), printing per language:
+disclosures caught, crisis replies and check-ins on ordinary messages. The blind sets are never read here: thresholds are chosen on what this prints, and the
 blind sets are measured afterwards by ``make eval``.
 """
 
@@ -17,7 +16,8 @@ from typing import Dict, List, Sequence, Tuple
 
 from bot.evaluation.measure import Reading, read_all
 from bot.evaluation.sets import LANGUAGES, SETS, load_items
-from bot.safety.net import DangerNet
+from bot.nlu.danger import Thresholds, decide
+from bot.safety.net import DISCLOSURE_INTENTS, DangerNet
 
 __all__ = ["replay", "main"]
 
@@ -34,22 +34,20 @@ def replay(
     scorer_clear: float,
     scorer_hedged: float = 1.0,
 ) -> Tuple[int, int, int, int, int]:
-    """(disclosures, caught, ordinary, crisis on ordinary, check-ins on ordinary) under these thresholds."""
+    """(disclosures, caught, ordinary, crisis on ordinary, check-ins on ordinary) under these thresholds,
+    decided by ``bot.nlu.danger.decide`` itself (the family gate and app-only questions included)."""
+
+    def both(value: float) -> Dict[str, float]:
+        return {"en": value, "ar": value}
+
+    thresholds = Thresholds(
+        both(model_check_in), both(model_clear), both(scorer_check_in), both(scorer_clear), both(scorer_hedged)
+    )
     caught = crisis = check_ins = 0
     for r in readings:
-        text = r.item.text
-        if r.source == "net":
-            reply = r.reply
-        elif net.has_idiom(text):
-            reply = "none"
-        elif r.score >= model_clear and r.scorer is not None and r.scorer >= scorer_clear:
-            reply = "check_in" if net.is_softened(text) else "crisis"
-        elif r.score >= model_check_in or (r.scorer is not None and r.scorer >= scorer_check_in):
-            reply = "check_in"
-        elif r.scorer is not None and r.scorer >= scorer_hedged and net.is_softened(text):
-            reply = "check_in"
-        else:
-            reply = "none"
+        intent = r.danger_intent if r.danger_intent in DISCLOSURE_INTENTS else "disclose_harm"
+        found = decide(r.item.text, [{"name": intent, "confidence": r.score}], net, thresholds, r.scorer)
+        reply = "none" if found is None else "crisis" if found.tier == "clear" else "check_in"
         if r.item.disclosure:
             caught += reply != "none"
         else:
