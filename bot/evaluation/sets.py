@@ -201,6 +201,13 @@ SETS = (
         "a sixth family batch by two more writers from the brief of blind set 3 (156 everyday messages and 64 disclosures per language before the overlap check), read first to measure what the fifth batch decided on messages nobody had read (2026-12-07)",
     ),
     EvalSet(
+        "family_7",
+        "dev",
+        "writer",
+        {"en": "dev/family7_en.yml", "ar": "dev/family7_ar.yml"},
+        "a seventh family batch by four more writers (two per language) from the brief of blind set 3 (36 disclosures and 78 everyday messages each), read first to measure the system of stop 26 on messages nobody had read (2026-12-07)",
+    ),
+    EvalSet(
         "blind",
         "blind",
         "writer",
