@@ -85,6 +85,21 @@ def test_a_hedged_message_asks_at_a_lower_scorer_probability() -> None:
     assert decide(text, ranking(ask_grooming=0.9, disclose_harm=0.01), NET, T, scorer=0.35) is None
 
 
+def test_a_laughing_emoji_is_a_joke_not_a_hedge() -> None:
+    """A laughing emoji keeps a lexicon hit from being a clear disclosure (a joke), but it does not
+    frame a message as a general question: only a hedge in words lowers the scorer's threshold."""
+    hedged = Thresholds.from_config({**DangerNetClassifier.get_default_config(), "scorer_hedged_threshold": 0.3})
+    joke = "my cousin and i stay up all night gaming at his house 😂 what age is fortnite for"
+    worded = "asking for a friend, my cousin and i stay up all night at his house, what age is fortnite for"
+    assert NET.assess(joke) is None and NET.is_softened(joke) and not NET.is_hedged(joke)
+    assert decide(joke, ranking(ask_gaming=0.9, disclose_harm=0.01), NET, hedged, scorer=0.35) is None
+    assert NET.is_hedged(worded)
+    found = decide(worded, ranking(ask_gaming=0.9, disclose_harm=0.01), NET, hedged, scorer=0.35)
+    assert found is not None and found.tier == "uncertain"
+    # At the ordinary threshold the emoji changes nothing: the scorer alone still asks.
+    assert decide(joke, ranking(ask_gaming=0.9, disclose_harm=0.01), NET, hedged, scorer=0.55).tier == "uncertain"
+
+
 def test_thresholds_can_differ_by_language() -> None:
     config = {**DangerNetClassifier.get_default_config(), "check_in_threshold": {"en": 0.35, "ar": 0.6}}
     per_language = Thresholds.from_config(config)

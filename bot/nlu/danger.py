@@ -163,10 +163,13 @@ def decide(
         tier = "uncertain" if net.is_softened(text) else "clear"
         return DangerReading(tier, found.intent, found.kind, "net", score, scorer, asked, asked_confidence)
     # A figure of speech ("dying of laughter") is left to the lexicon, which has already said no.
-    read = None if net.has_idiom(text) else thresholds.tier(text, score, scorer)
+    if net.has_idiom(text):
+        return None
+    read = thresholds.tier(text, score, scorer)
     # "Asking for a friend... if someone's brother made them do sexual stuff": a hedged disclosure
-    # reads like a general question to both classifiers; framed that way, a lower score asks.
-    if read is None and not net.has_idiom(text) and thresholds.hedged(text, scorer) and net.is_softened(text):
+    # reads like a general question to both classifiers; framed that way (in words: a laughing
+    # emoji marks a joke, not a hedge), a lower score asks.
+    if read is None and thresholds.hedged(text, scorer) and net.is_hedged(text):
         read = "uncertain"
     if read is None:
         return None

@@ -161,6 +161,15 @@ class DangerNet:
             return True
         return any(softener.search(normalized) for softener in self._softeners)
 
+    def is_hedged(self, text: str) -> bool:
+        """True when the words frame the message as a general question or a hypothetical ("asking
+        for a friend", "لو حد..."): ``is_softened`` without the laughing emoji, which mark a joke, not
+        a hedge (``bot.nlu.danger.decide`` asks earlier for a check-in only in a hedged message)."""
+        normalized = normalize_for_matching(text)
+        if any(said.search(normalized) for said in self._firsthand):
+            return False
+        return any(softener.search(normalized) for softener in self._softeners)
+
     def only_someone_close(self, text: str) -> bool:
         """True when the text names family or a known adult ("my uncle", "مرت عمي") and holds no
         sign of harm from the lexicon's wide ``harm_signs`` list: everyday family talk, which the
