@@ -236,6 +236,9 @@ def test_no_reference_no_change(text: str) -> None:
         "our neighbour's son fixed my bike chain yesterday",
         "خالتي علمتني اطبخ مقلوبه يوم الخميس",
         "جارنا صلح سيكلي امس العصر",
+        # "the girl" (البنت) is not "the net" (النت) with a prefix, nor Gulf "a lot" (وايد) "and a hand"
+        "اخوي يضحك علي عن البنت اللي تعجبني",
+        "عمي كريم وايد ويزورنا كل جمعة",
     ],
 )
 def test_the_classifiers_alone_never_make_everyday_family_talk_a_clear_disclosure(text: str) -> None:
@@ -253,6 +256,8 @@ def test_the_classifiers_alone_never_make_everyday_family_talk_a_clear_disclosur
         "our neighbour's son keeps messaging me at night",
         "خالتي تقرصني لين يزرق ذراعي",
         "جارنا يقول لي تعال بيتنا لحالك",
+        "ولد عمي يكلمني عالنت كل ليلة",
+        "عطيت قطوتي لبنت خالتي ومسحت حساباتي كلها",
     ],
 )
 def test_a_sign_of_harm_keeps_the_crisis_reply_for_a_sure_classifier(text: str) -> None:
