@@ -239,6 +239,9 @@ def test_no_reference_no_change(text: str) -> None:
         # "the girl" (البنت) is not "the net" (النت) with a prefix, nor Gulf "a lot" (وايد) "and a hand"
         "اخوي يضحك علي عن البنت اللي تعجبني",
         "عمي كريم وايد ويزورنا كل جمعة",
+        # an older sister is not "an older man"; the neighbour next door is not a door he comes through
+        "my older sister is teaching me to drive on saturdays",
+        "our neighbour next door lent dad his ladder",
     ],
 )
 def test_the_classifiers_alone_never_make_everyday_family_talk_a_clear_disclosure(text: str) -> None:
