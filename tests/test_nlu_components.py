@@ -239,6 +239,12 @@ def test_no_reference_no_change(text: str) -> None:
         # "the girl" (البنت) is not "the net" (النت) with a prefix, nor Gulf "a lot" (وايد) "and a hand"
         "اخوي يضحك علي عن البنت اللي تعجبني",
         "عمي كريم وايد ويزورنا كل جمعة",
+        # nor بنت (a girl) "on the net", بعض (each other) "bit", كام (how many) a cam, درجة (degrees) a stair, ذلك (that) humiliation
+        "خالتي جابت بنت امس وسمتها مريم",
+        "انا وولد عمي لعبنا خمس مباريات ورا بعض",
+        "جدي عايز يعرف الرحلة للغردقة بكام",
+        "ماما عايزاني البس جاكيت والجو ٢٥ درجة",
+        "زوج أمي يعطيني عشرين درهما مقابل غسل سيارته، ويستغرق ذلك ساعتين",
         # an older sister is not "an older man"; the neighbour next door is not a door he comes through
         "my older sister is teaching me to drive on saturdays",
         "our neighbour next door lent dad his ladder",
