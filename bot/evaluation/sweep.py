@@ -36,12 +36,14 @@ def replay(
 ) -> Tuple[int, int, int, int, int]:
     """(disclosures, caught, ordinary, crisis on ordinary, check-ins on ordinary) under these thresholds,
     decided by ``bot.nlu.danger.decide`` itself (the family gate and app-only questions included)."""
-
-    def both(value: float) -> Dict[str, float]:
-        return {"en": value, "ar": value}
-
-    thresholds = Thresholds(
-        both(model_check_in), both(model_clear), both(scorer_check_in), both(scorer_clear), both(scorer_hedged)
+    thresholds = Thresholds.from_config(
+        {
+            "check_in_threshold": model_check_in,
+            "clear_threshold": model_clear,
+            "scorer_check_in_threshold": scorer_check_in,
+            "scorer_clear_threshold": scorer_clear,
+            "scorer_hedged_threshold": scorer_hedged,
+        }
     )
     caught = crisis = check_ins = 0
     for r in readings:

@@ -152,22 +152,23 @@ class DangerNet:
         return any(idiom.search(normalized) for idiom in self._idioms)
 
     def is_softened(self, text: str) -> bool:
-        """True when the message is framed as a general question, a story or a joke (``softeners``),
-        unless the writer says it is about them ("asking for me actually", ``firsthand``)."""
-        normalized = normalize_for_matching(text)
-        if any(said.search(normalized) for said in self._firsthand):
-            return False
-        if _LAUGHING.search(text):
-            return True
-        return any(softener.search(normalized) for softener in self._softeners)
+        """True when the message is framed as a general question, a story or a joke (``softeners``,
+        or a laughing emoji), unless the writer says it is about them ("asking for me actually",
+        ``firsthand``)."""
+        return self._framed(text, laughing=True)
 
     def is_hedged(self, text: str) -> bool:
         """True when the words frame the message as a general question or a hypothetical ("asking
         for a friend", "لو حد..."): ``is_softened`` without the laughing emoji, which mark a joke, not
         a hedge (``bot.nlu.danger.decide`` asks earlier for a check-in only in a hedged message)."""
+        return self._framed(text, laughing=False)
+
+    def _framed(self, text: str, laughing: bool) -> bool:
         normalized = normalize_for_matching(text)
         if any(said.search(normalized) for said in self._firsthand):
             return False
+        if laughing and _LAUGHING.search(text):
+            return True
         return any(softener.search(normalized) for softener in self._softeners)
 
     def only_someone_close(self, text: str) -> bool:
