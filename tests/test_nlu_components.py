@@ -248,6 +248,8 @@ def test_no_reference_no_change(text: str) -> None:
         # an older sister is not "an older man"; the neighbour next door is not a door he comes through
         "my older sister is teaching me to drive on saturdays",
         "our neighbour next door lent dad his ladder",
+        # photo editing (تعديل صور) is software, not pictures of someone
+        "ابوي رح يشتريلي برنامج تعديل صور للجامعة",
     ],
 )
 def test_the_classifiers_alone_never_make_everyday_family_talk_a_clear_disclosure(text: str) -> None:
@@ -267,6 +269,7 @@ def test_the_classifiers_alone_never_make_everyday_family_talk_a_clear_disclosur
         "جارنا يقول لي تعال بيتنا لحالك",
         "ولد عمي يكلمني عالنت كل ليلة",
         "عطيت قطوتي لبنت خالتي ومسحت حساباتي كلها",
+        "ابن عمي عدل صوري وارسلها للقروب",
     ],
 )
 def test_a_sign_of_harm_keeps_the_crisis_reply_for_a_sure_classifier(text: str) -> None:
