@@ -208,6 +208,13 @@ SETS = (
         "a seventh family batch by four more writers (two per language) from the brief of blind set 3 (36 disclosures and 78 everyday messages each), read first to measure the system of stop 26 on messages nobody had read (2026-12-07)",
     ),
     EvalSet(
+        "family_8",
+        "dev",
+        "writer",
+        {"en": "dev/family8_en.yml", "ar": "dev/family8_ar.yml"},
+        "an eighth family batch by four more writers on the same brief (English in slang and by parents and carers; Arabic in Arabizi and by Gulf families), read first to measure this machine's retrain on messages nobody had read (2026-12-07, stop 28)",
+    ),
+    EvalSet(
         "blind",
         "blind",
         "writer",
