@@ -248,6 +248,9 @@ def test_no_reference_no_change(text: str) -> None:
         # an older sister is not "an older man"; the neighbour next door is not a door he comes through
         "my older sister is teaching me to drive on saturdays",
         "our neighbour next door lent dad his ladder",
+        # a possessive without its apostrophe names family too; a sports game is not an online one
+        "we had a bbq at my grandads and then lost both games of footy",
+        "my aunties new puppy chewed my football boots",
         # photo editing (تعديل صور) is software, not pictures of someone
         "ابوي رح يشتريلي برنامج تعديل صور للجامعة",
     ],
@@ -270,6 +273,7 @@ def test_the_classifiers_alone_never_make_everyday_family_talk_a_clear_disclosur
         "ولد عمي يكلمني عالنت كل ليلة",
         "عطيت قطوتي لبنت خالتي ومسحت حساباتي كلها",
         "ابن عمي عدل صوري وارسلها للقروب",
+        "my uncles mate plays online games with me every night",
     ],
 )
 def test_a_sign_of_harm_keeps_the_crisis_reply_for_a_sure_classifier(text: str) -> None:
