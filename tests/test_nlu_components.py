@@ -251,6 +251,8 @@ def test_no_reference_no_change(text: str) -> None:
         # a possessive without its apostrophe names family too; a sports game is not an online one
         "we had a bbq at my grandads and then lost both games of footy",
         "my aunties new puppy chewed my football boots",
+        # "I just wanted to share" news is not sharing pictures
+        "i just wanted to share that my stepdad taught me to swim this summer",
         # photo editing (تعديل صور) is software, not pictures of someone
         "ابوي رح يشتريلي برنامج تعديل صور للجامعة",
     ],
@@ -274,6 +276,7 @@ def test_the_classifiers_alone_never_make_everyday_family_talk_a_clear_disclosur
         "عطيت قطوتي لبنت خالتي ومسحت حساباتي كلها",
         "ابن عمي عدل صوري وارسلها للقروب",
         "my uncles mate plays online games with me every night",
+        "my uncle wanted to share my photos with his friends",
     ],
 )
 def test_a_sign_of_harm_keeps_the_crisis_reply_for_a_sure_classifier(text: str) -> None:

@@ -215,6 +215,13 @@ SETS = (
         "an eighth family batch by four more writers on the same brief (English in slang and by parents and carers; Arabic in Arabizi and by Gulf families), read first to measure this machine's retrain on messages nobody had read (2026-12-07, stop 28)",
     ),
     EvalSet(
+        "family_9",
+        "dev",
+        "writer",
+        {"en": "dev/family9_en.yml", "ar": "dev/family9_ar.yml"},
+        "a ninth family batch by four more writers on the same brief (English at Gulf schools and formal English from the UK, Ireland and the US; Egyptian and Levantine Arabic), read first (2026-12-07, stop 28)",
+    ),
+    EvalSet(
         "blind",
         "blind",
         "writer",
