@@ -34,6 +34,10 @@ _ARABIZI_WORDS = frozenset(
     ukhti ukhty 7ad ahad wa7ed wahed wa7d ybtzni yhadedni yhaddidni abghak abik ab8a akeed akid
     tamam sora soura sowar insan el al mn min men bokra bukra yabi yabgha ybi ygablni yshofni
     ana7 lo3ba la3ba ya3ni wla walla kman kaman shay shi ma3 3la 3ala ely elli illi
+    w wel fel fil fl fe bel bil lel lal kif kifak kifik ezay izzay kil kol kel kull shu sho shou wala
+    momken mumkin yom youm lail leil lama lazem lazim ygool y2ool bi2ol msh mesh mish adri eza
+    iza hwa howa howwa heya enno inno ino ibni binti zghir zgheer atfal emta imta awi dayman
+    teta sawait asawi nsawi keda kda hek heik kteer ktir
     """.split()
 )
 
@@ -78,7 +82,9 @@ def normalize_for_matching(text: str) -> str:
 def is_arabizi(text: str) -> bool:
     """True when Latin-script text reads as Arabic written in Latin letters ("7ad ybtzni")."""
     # Tokens without a lower-case letter are codes or acronyms ("3HXY3EYT", "NSPCC"), not Arabizi.
-    words = [w.lower() for w in _LATIN_TOKEN.findall(text) if any(c.islower() for c in w)]
+    # Quotes at a word's edges are quotation marks ('sam7ooni kilkum'), not part of the word.
+    words = [w.strip("'").lower() for w in _LATIN_TOKEN.findall(text) if any(c.islower() for c in w)]
+    words = [w for w in words if w]
     if not words:
         return False
     hits = sum(1 for w in words if w in _ARABIZI_WORDS or _ARABIZI_DIGIT_WORD.match(w))

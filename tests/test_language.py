@@ -46,6 +46,14 @@ def test_matching_form_lowercases_and_cuts_letter_runs() -> None:
         ("ابغى اعرف عن parental controls", "ar"),
         ("7ad y3ni ybtzni", "ar"),  # Arabizi
         ("wa7ed mn el lo3ba yabi ygablni bokra", "ar"),
+        # a quoted Arabizi sentence: quotation marks are not part of a word
+        ("rfee8ti katbet fl group 'sam7ooni kolkom' w sakkaret telefon", "ar"),
+        # Levantine and Egyptian Arabizi function words (w, fel, kif, ezay, shu, lazem...)
+        ("kif b7ot parental control w shu lazem a3mel", "ar"),
+        ("ezay a2fel el location fel snap", "ar"),
+        # English that shares a word or two with Arabizi stays English
+        ("hiya anyone there", "en"),
+        ("going to the mall w my mom later", "en"),
         ("hello my name is sara", "en"),
         ("🙂🙂", None),
         ("123", None),
