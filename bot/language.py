@@ -84,7 +84,6 @@ def is_arabizi(text: str) -> bool:
     # Tokens without a lower-case letter are codes or acronyms ("3HXY3EYT", "NSPCC"), not Arabizi.
     # Quotes at a word's edges are quotation marks ('sam7ooni kilkum'), not part of the word.
     words = [w.strip("'").lower() for w in _LATIN_TOKEN.findall(text) if any(c.islower() for c in w)]
-    words = [w for w in words if w]
     if not words:
         return False
     hits = sum(1 for w in words if w in _ARABIZI_WORDS or _ARABIZI_DIGIT_WORD.match(w))
