@@ -14,6 +14,9 @@ from bot.signals import read_signals
         ("I have 3 kids", "parent"),
         ("أنا أم", "parent"),
         ("بنتي عمرها ١٠", "parent"),
+        # Arabizi (2026-12-07, make run: the parent's question got the child-facing advice)
+        ("kif b7ot parental control 3ala tablet ibni", "parent"),
+        ("binti 3omrha 9 w bdha tiktok", "parent"),
         ("I am a teacher", "educator"),
         ("how do I talk to my students about bullying", "educator"),
         ("أنا معلمة", "educator"),
@@ -42,6 +45,7 @@ def test_audience_from_free_text(text: str, audience: str) -> None:
         "I'm 15 minutes late",
         "ابوي يضربني",
         "وش يعني ابتزاز",
+        "ana w bent 5alti bnel3ab roblox",
         # someone else's age: a parent asking about a child is not a child (2026-12-07, make run)
         "how long should a 10 year old be on the ipad?",
         "is snapchat ok for an 11 yo",
