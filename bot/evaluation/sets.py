@@ -222,6 +222,13 @@ SETS = (
         "a ninth family batch by four more writers on the same brief (English at Gulf schools and formal English from the UK, Ireland and the US; Egyptian and Levantine Arabic), read first (2026-12-07, stop 28)",
     ),
     EvalSet(
+        "family_10",
+        "dev",
+        "writer",
+        {"en": "dev/family10_en.yml", "ar": "dev/family10_ar.yml"},
+        "a tenth family batch by four more writers on the same brief (English by South Asian and Filipino families in the Gulf, and by young gamers, Australian and Scottish teens; Iraqi, Yemeni, Sudanese, Saudi and Bahraini Arabic and Maghrebi Darija), read first (2026-12-07, stop 29)",
+    ),
+    EvalSet(
         "blind",
         "blind",
         "writer",
