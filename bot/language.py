@@ -24,6 +24,7 @@ _LATIN_LETTER = re.compile(r"[A-Za-z]")
 _LATIN_TOKEN = re.compile(r"[A-Za-z0-9']+")
 # Arabizi: Arabic typed with Latin letters, digits standing for Arabic sounds (3=ع, 7=ح, 5=خ, 2=ء, 9=ق, 8=غ/ق, 6=ط).
 _ARABIZI_DIGIT_WORD = re.compile(r"^(?=.*[a-z])(?=.*[2356789])[a-z0-9']{2,}$")
+# (stop 29: Maghrebi Darija and Tunisian function words, dyal, chi, chno, wach, ila, daba, bghit, ghadi, bzaf...)
 _ARABIZI_WORDS = frozenset(
     """
     ana enta enti inta inti ent hatha hadha haza hathi hadhi wallah walla wallahi yalla inshallah
@@ -38,6 +39,12 @@ _ARABIZI_WORDS = frozenset(
     momken mumkin yom youm lail leil lama lazem lazim ygool y2ool bi2ol msh mesh mish adri eza
     iza hwa howa howwa heya enno inno ino ibni binti zghir zgheer atfal emta imta awi dayman
     teta sawait asawi nsawi keda kda hek heik kteer ktir
+    dyal dyali dyalk dyalek dyalha dyalo dyalhom dial diali chi chno chnou chnu chnowa wach wech ila kayn
+    kayna kayen daba dba bghit bgha bghat bghina ghadi gali galt gatli galli bli li lia liya lik lih liha
+    koulchi kolchi kulchi bzaf bezzaf bezaf mzyan mzian mezyan biya bik nhar hadi hadak hadik homa huma
+    drari sghar sghir kbir lbnat bnat khoya khti walidin o khayfa khayef walo wakha hna hnaya tani nmchi
+    bach besh bech barcha barsha famma fama mouch chbik chkoun chkon kifach kifech kifash fach mnin nta nti
+    ntaya ntiya bnadem
     """.split()
 )
 

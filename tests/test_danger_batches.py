@@ -7,7 +7,9 @@ sentences written for these tests, never taken from an evaluation set. Each file
   find these;
 * ``quiet``: the net finds nothing (the answer to what was asked);
 * ``quiet_or_check_in``: nothing, or a softened hit (a check-in with the helplines, no case);
-* ``check_in``: a softened hit: a general question, a lesson, a legal question gets the check-in.
+* ``check_in``: a softened hit: a general question, a lesson, a legal question gets the check-in;
+* ``hedged``: framed in words as a general question or a hypothetical, found or not, so that a
+  classifier's sure reading of it asks with a check-in instead of the crisis reply.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import yaml
 from bot.safety.net import DangerNet
 
 CASES = Path(__file__).parent / "lexicon_cases"
-LISTS = ("fire", "quiet", "quiet_or_check_in", "check_in")
+LISTS = ("fire", "quiet", "quiet_or_check_in", "check_in", "hedged")
 
 
 def _batches() -> Dict[str, Dict[str, List[Any]]]:
@@ -65,6 +67,11 @@ def test_an_everyday_message_stays_quiet_or_gets_only_a_check_in(net: DangerNet,
 def test_a_general_question_gets_a_check_in_not_the_crisis_reply(net: DangerNet, text: str) -> None:
     assert net.assess(text) is not None, text
     assert net.is_softened(text), text
+
+
+@pytest.mark.parametrize("text", _cases("hedged"))
+def test_a_message_framed_as_a_general_question_is_hedged(net: DangerNet, text: str) -> None:
+    assert net.is_softened(text) and net.is_hedged(text), text
 
 
 def test_every_batch_file_has_cases() -> None:

@@ -51,6 +51,11 @@ def test_matching_form_lowercases_and_cuts_letter_runs() -> None:
         # Levantine and Egyptian Arabizi function words (w, fel, kif, ezay, shu, lazem...)
         ("kif b7ot parental control w shu lazem a3mel", "ar"),
         ("ezay a2fel el location fel snap", "ar"),
+        # Maghrebi Darija function words (dyal, chi, chno, wach, ila, daba, bghit, ghadi...): stop 29
+        ("ila chi wa7ed tlab mn bnti tsawer, chno ndir?", "ar"),
+        ("l coach dyal natation kaydkhol l vestiaire dyal lbnat", "ar"),
+        ("nta bnadem wla robot?", "ar"),
+        ("my dad said the bach concert is tonight, whats a good gift for him", "en"),
         # English that shares a word or two with Arabizi stays English
         ("hiya anyone there", "en"),
         ("going to the mall w my mom later", "en"),
