@@ -229,6 +229,13 @@ SETS = (
         "a tenth family batch by four more writers on the same brief (English by South Asian and Filipino families in the Gulf, and by young gamers, Australian and Scottish teens; Iraqi, Yemeni, Sudanese, Saudi and Bahraini Arabic and Maghrebi Darija), read first (2026-12-07, stop 29)",
     ),
     EvalSet(
+        "family_11",
+        "dev",
+        "writer",
+        {"en": "dev/family11_en.yml", "ar": "dev/family11_ar.yml"},
+        "an eleventh family batch by four more writers on the same brief (West and East African and South African English; children who spell by sound, carers of children with special needs, counsellors' notes; Emirati, Qatari and Omani Arabic switching to English; Jordanian, Palestinian, Syrian and Libyan Arabic), read first (2026-12-07, stop 29)",
+    ),
+    EvalSet(
         "blind",
         "blind",
         "writer",
