@@ -236,6 +236,13 @@ SETS = (
         "an eleventh family batch by four more writers on the same brief (West and East African and South African English; children who spell by sound, carers of children with special needs, counsellors' notes; Emirati, Qatari and Omani Arabic switching to English; Jordanian, Palestinian, Syrian and Libyan Arabic), read first (2026-12-07, stop 29)",
     ),
     EvalSet(
+        "family_12",
+        "dev",
+        "writer",
+        {"en": "dev/family12_en.yml", "ar": "dev/family12_ar.yml"},
+        "a twelfth family batch by four more writers on the same brief (British urban and American English; Egyptian Arabic in both scripts; North African Arabic mixing French), read first (2026-12-07, stop 29)",
+    ),
+    EvalSet(
         "blind",
         "blind",
         "writer",
