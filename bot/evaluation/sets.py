@@ -243,6 +243,13 @@ SETS = (
         "a twelfth family batch by four more writers on the same brief (British urban and American English; Egyptian Arabic in both scripts; North African Arabic mixing French), read first (2026-12-07, stop 29)",
     ),
     EvalSet(
+        "family_13",
+        "dev",
+        "writer",
+        {"en": "dev/family13_en.yml", "ar": "dev/family13_ar.yml"},
+        "a thirteenth family batch by four more writers on the same brief (Malaysian, Singaporean and Indonesian English, Gulf nationals writing English, young teens' newest slang, grandparents; children's misspelt Arabic, gamers' Arabic and Arabizi, Saudi and Kuwaiti Arabic with formal MSA), read first (2026-12-07, stop 30)",
+    ),
+    EvalSet(
         "blind",
         "blind",
         "writer",
