@@ -250,6 +250,13 @@ SETS = (
         "a thirteenth family batch by four more writers on the same brief (Malaysian, Singaporean and Indonesian English, Gulf nationals writing English, young teens' newest slang, grandparents; children's misspelt Arabic, gamers' Arabic and Arabizi, Saudi and Kuwaiti Arabic with formal MSA), read first (2026-12-07, stop 30)",
     ),
     EvalSet(
+        "family_14",
+        "dev",
+        "writer",
+        {"en": "dev/family14_en.yml", "ar": "dev/family14_ar.yml"},
+        "a fourteenth family batch by four more writers on the same brief (English as a second language by refugee and migrant families, professionals' case notes and children's one-liners; Arabic as a second language in the Gulf and by refugee families, Lebanese teens mixing French, and formal MSA), read first (2026-12-07/08, stop 30)",
+    ),
+    EvalSet(
         "blind",
         "blind",
         "writer",
