@@ -114,8 +114,20 @@ def test_figure_of_speech_needs_the_lexicon() -> None:
 @pytest.mark.parametrize(
     "text", ["after football practice my legs are literally dead", "my uncle beat me 3 1 at chess again"]
 )
-def test_an_idiom_is_not_a_disclosure_even_when_both_classifiers_are_sure(text: str) -> None:
-    assert decide(text, ranking(disclose_harm=0.99), NET, T, scorer=0.9) is None
+def test_an_idiom_is_never_a_crisis_reply_and_needs_both_classifiers_sure_for_a_check_in(text: str) -> None:
+    assert decide(text, ranking(disclose_harm=0.6), NET, T, scorer=0.9) is None
+    assert decide(text, ranking(disclose_harm=0.99), NET, T, scorer=0.5) is None
+    # Both sure: an idiom's words may sit beside a real threat, so the helplines are shown (no case).
+    found = decide(text, ranking(disclose_harm=0.99), NET, T, scorer=0.9)
+    assert found is not None and found.tier == "uncertain" and found.source == "model"
+
+
+def test_an_idiom_beside_a_real_world_threat_does_not_hide_it() -> None:
+    # (fifteenth family batch) the game idiom "in roblox … kill me" no longer swallows "find me".
+    text = "is this real, a boy in roblox says he will hack my phone and find me and kill me"
+    assert not NET.has_idiom(text)
+    assert decide(text, ranking(disclose_harm=0.99), NET, T, scorer=0.9).tier == "clear"
+    assert NET.has_idiom("a boy in roblox keeps killing me and stealing my stuff")
 
 
 @pytest.mark.parametrize(

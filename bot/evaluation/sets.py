@@ -257,6 +257,13 @@ SETS = (
         "a fourteenth family batch by four more writers on the same brief (English as a second language by refugee and migrant families, professionals' case notes and children's one-liners; Arabic as a second language in the Gulf and by refugee families, Lebanese teens mixing French, and formal MSA), read first (2026-12-07/08, stop 30)",
     ),
     EvalSet(
+        "family_15",
+        "dev",
+        "writer",
+        {"en": "dev/family15_en.yml", "ar": "dev/family15_ar.yml"},
+        "a fifteenth family batch by four more writers on the same brief (Indian and Pakistani English, North American teens' sarcasm and blended, foster and adoptive families; Palestinian, Jordanian and Iraqi voice-to-text, Emirati and Omani Arabic with English, Maghrebi Darija and MSA), read first (2026-12-08, stop 30)",
+    ),
+    EvalSet(
         "blind",
         "blind",
         "writer",

@@ -23,7 +23,9 @@ Either way the parse carries a ``danger`` dict (tier, kind, source, scores, and 
 classifier read beside the disclosure), never the text. A figure of speech from the lexicon's
 idioms ("dying of laughter", "مت من الضحك") that the net has cleared is not taken from the
 classifiers either: when DIET's own top intent is a disclosure resting on one, the intent becomes
-``nlu_fallback`` (an honest "I'm not sure I understood"), not a crisis reply.
+``nlu_fallback`` (an honest "I'm not sure I understood"), not a crisis reply. Unless both
+classifiers are sure of a disclosure: an idiom's words can sit beside a real threat ("in roblox he
+says he'll find me and kill me"), so that message gets the check-in.
 
 Thresholds may be one number or one per language (``{"en": 0.9, "ar": 0.95}``); which language a
 message is in comes from ``bot.language.detect_language``.
@@ -162,10 +164,15 @@ def decide(
     if found:
         tier = "uncertain" if net.is_softened(text) else "clear"
         return DangerReading(tier, found.intent, found.kind, "net", score, scorer, asked, asked_confidence)
-    # A figure of speech ("dying of laughter") is left to the lexicon, which has already said no.
-    if net.has_idiom(text):
-        return None
     read = thresholds.tier(text, score, scorer)
+    # A figure of speech ("dying of laughter") is left to the lexicon, which has already said no;
+    # but an idiom never hides what both classifiers are sure of (an idiom's words can sit beside a
+    # real threat: "in roblox he says he'll find me and kill me"): that gets the check-in.
+    if net.has_idiom(text):
+        if read != "clear":
+            return None
+        kind = "self_harm" if best == "disclose_self_harm" else "unspecified"
+        return DangerReading("uncertain", best, kind, "model", score, scorer, asked, asked_confidence)
     # "Asking for a friend... if someone's brother made them do sexual stuff": a hedged disclosure
     # reads like a general question to both classifiers; framed that way (in words: a laughing
     # emoji marks a joke, not a hedge), a lower score asks.
