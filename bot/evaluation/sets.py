@@ -264,6 +264,13 @@ SETS = (
         "a fifteenth family batch by four more writers on the same brief (Indian and Pakistani English, North American teens' sarcasm and blended, foster and adoptive families; Palestinian, Jordanian and Iraqi voice-to-text, Emirati and Omani Arabic with English, Maghrebi Darija and MSA), read first (2026-12-08, stop 30)",
     ),
     EvalSet(
+        "family_16",
+        "dev",
+        "writer",
+        {"en": "dev/family16_en.yml", "ar": "dev/family16_ar.yml"},
+        "a sixteenth family batch by four more writers on the same brief (Irish, Welsh and Northern English, British expatriates, teens in fragments, esports slang, parents on night shifts; Egyptian Arabic by young children and grandmothers, Sudanese Arabic, Egyptian Arabizi, Syrian paragraphs, Qatari and Bahraini teens, formal MSA), read first (2026-12-08, stop 30)",
+    ),
+    EvalSet(
         "blind",
         "blind",
         "writer",
