@@ -168,11 +168,9 @@ def decide(
     # A figure of speech ("dying of laughter") is left to the lexicon, which has already said no;
     # but an idiom never hides what both classifiers are sure of (an idiom's words can sit beside a
     # real threat: "in roblox he says he'll find me and kill me"): that gets the check-in.
-    if net.has_idiom(text):
-        if read != "clear":
-            return None
-        kind = "self_harm" if best == "disclose_self_harm" else "unspecified"
-        return DangerReading("uncertain", best, kind, "model", score, scorer, asked, asked_confidence)
+    idiom = net.has_idiom(text)
+    if idiom and read != "clear":
+        return None
     # "Asking for a friend... if someone's brother made them do sexual stuff": a hedged disclosure
     # reads like a general question to both classifiers; framed that way (in words: a laughing
     # emoji marks a joke, not a hedge), a lower score asks.
@@ -184,7 +182,7 @@ def decide(
     # nothing a half-sure classifier could have heard (app names are frequent in disclosures).
     if read == "uncertain" and only_about_an_app(text):
         return None
-    tier = "clear" if read == "clear" and not net.is_softened(text) else "uncertain"
+    tier = "clear" if read == "clear" and not idiom and not net.is_softened(text) else "uncertain"
     # "My uncle picked me up in his new truck": family or a known adult named, no sign of harm.
     # The classifiers alone never make that a clear disclosure (the check-in still shows the helplines).
     if tier == "clear" and net.only_someone_close(text):
