@@ -31,9 +31,13 @@ class ActionGiveAdvice(Action):
         return give_advice(dispatcher, tracker, TOPIC_INTENTS.get(intent or "") or tracker.get_slot("topic"))
 
 
-def give_advice(dispatcher: CollectingDispatcher, tracker: Tracker, topic: Optional[str]) -> List[EventType]:
+def give_advice(
+    dispatcher: CollectingDispatcher, tracker: Tracker, topic: Optional[str], plain: bool = False
+) -> List[EventType]:
     """``topic``'s advice for the person asking, with the follow-up buttons (or, when who is asking is
-    not known yet, the question who it is); the topic menu when there is no such topic."""
+    not known yet, the question who it is); the topic menu when there is no such topic. ``plain``:
+    the advice alone, without buttons or questions (after a check-in, whose yes/no stay the only
+    buttons: WhatsApp numbers them)."""
     lang = reply_language(tracker)
     if topic not in library().topics:
         dispatcher.utter_message(
@@ -58,7 +62,7 @@ def give_advice(dispatcher: CollectingDispatcher, tracker: Tracker, topic: Optio
     question_asked(topic, tracker.get_latest_input_channel(), lang, audience)
     text = library().advice(topic, audience, lang)
     buttons: List[Dict[str, str]] = []
-    if audience:
+    if audience and not plain:
         buttons = followup_buttons(lang, audience)
         if topic in REPORTABLE_TOPICS:  # "a button after advice" starts the confidential report
             buttons.append({"title": library().message("button_make_report", lang), "payload": "/request_report"})
@@ -68,7 +72,7 @@ def give_advice(dispatcher: CollectingDispatcher, tracker: Tracker, topic: Optio
         events += say_app_report(dispatcher, tracker, app, buttons)
     else:
         dispatcher.utter_message(text=text, buttons=buttons, answer=f"advice/{topic}")
-    if not audience:
+    if not audience and not plain:
         # Advice first, then ask who is chatting so the next answer fits them.
         dispatcher.utter_message(
             text=library().message("ask_audience_after_advice", lang), buttons=audience_buttons(lang)

@@ -6,9 +6,9 @@ The helplines come first, as for any disclosure, then one question with two butt
 like this happening to you or someone you know? No case is opened, so a parent's everyday
 question puts nothing in the counselors' queue. "Yes" (or a second possible disclosure straight
 after) is a disclosure: ``ActionDangerSupport`` gives the crisis reply and opens an urgent case,
-marked as opened by a confirmed check-in. When the message also asked about a topic, the
-classifier is reasonably sure which (``ANSWER_WITH_CHECK_IN``) and no app is named (the answer to
-"no" adds that app's reporting steps), the topic's advice follows the check-in at once, without
+marked as opened by a confirmed check-in. When the message also asked about a topic and the
+classifier is reasonably sure which (``ANSWER_WITH_CHECK_IN``), the topic's advice follows the
+check-in at once (with an app's guide or reporting steps when the message names one), without
 buttons, so a parent's question is answered whatever they click; "no" then offers the topics
 instead of the same advice again. Otherwise "no" answers what the message asked. The
 ``danger_check`` slot holds the open check-in: the kind and what was asked, never the text.
@@ -24,7 +24,6 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.advice import give_advice
-from actions.apps import app_in
 from actions.cases import escalation
 from actions.common import audience_of, library, reply_language, topic_buttons
 from actions.next_steps import disclosed_kind, say_next_steps
@@ -73,12 +72,11 @@ class ActionDangerCheckIn(Action):
         check_in("asked")
         asked = reading.get("asked")
         topic = TOPIC_INTENTS.get(str(asked or ""))
-        sure = float(reading.get("asked_confidence") or 0.0) >= ANSWER_WITH_CHECK_IN
-        # A question that names an app is left for "no", whose answer adds that app's reporting steps.
-        answers_now = topic in lib.topics and sure and not app_in(tracker.latest_message.get("text") or "")
+        answers_now = topic in lib.topics and float(reading.get("asked_confidence") or 0.0) >= ANSWER_WITH_CHECK_IN
         if answers_now:
-            # Plain text: the check-in's yes/no stay the only buttons (WhatsApp numbers them).
-            dispatcher.utter_message(text=lib.advice(str(topic), audience, lang))
+            # As "no" would answer it (an app named: its guide, or the advice and its reporting
+            # steps), in plain text: the check-in's yes/no stay the only buttons (WhatsApp numbers them).
+            give_advice(dispatcher, tracker, topic, plain=True)
         check = escalation("check_in", kind=kind, source=source, asked=asked, answered=answers_now)
         return [SlotSet("danger_check", check)]
 

@@ -140,10 +140,8 @@ def test_an_app_named_in_a_topic_question_adds_its_reporting_steps(
     bot: Bot, lang: str, text: str, topic: str, app: str
 ) -> None:
     sender = start(bot, lang)
-    replies = bot.say(sender, text)
-    if [b["payload"] for r in replies for b in r.get("buttons") or []][:2] == ["/affirm", "/deny"]:
-        replies = bot.say(sender, "/deny")  # the safety net's check-in first; "no" answers the question
-    said = texts(replies)
+    # Read as a possible disclosure, the safety net's check-in comes first, and the answer with it.
+    said = texts(bot.say(sender, text))
     assert GUIDES.section(app, "report", lang) in said
     assert ContentLibrary.load(DATA).advice(topic, "parent", lang) in said
 

@@ -131,6 +131,36 @@ def test_a_check_in_on_a_question_also_answers_it_and_no_does_not_repeat_it(bot:
     assert advice not in texts(declined)
 
 
+# The general blackmail question on an app: the check-in, then at once the advice and that app's
+# reporting steps (before 2026-12-08 they waited for "no").
+ON_AN_APP = {
+    "en": "what should a teen do if someone is blackmailing them on snapchat",
+    "ar": "ماذا يفعل المراهق إذا ابتزه شخص بصوره في سناب شات؟ سؤال عام",
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_a_check_in_on_a_question_naming_an_app_answers_it_with_the_apps_reporting_steps(
+    bot: Bot, cases: CaseStore, lang: str
+) -> None:
+    from actions.apps import app_name, guides
+
+    sender = start(bot, lang)
+    replies = bot.say(sender, ON_AN_APP[lang])
+    heading = str(guides().messages["report_with_topic"][lang]).replace("<app>", app_name("snapchat", lang))
+    steps = f"{heading}\n{guides().section('snapchat', 'report', lang)}"
+    assert [r["text"] for r in replies] == [
+        LIB.message("danger_check_in", lang, "teen"),
+        LIB.advice("sextortion", "teen", lang),
+        steps,
+    ]
+    assert payloads(replies) == ["/affirm", "/deny"]  # the check-in's buttons stay the only ones
+    assert cases.cases_of(Conversation("rest", sender)) == []
+    declined = bot.say(sender, "/deny")
+    assert declined[0]["text"] == LIB.message("check_in_declined", lang)
+    assert steps not in texts(declined)
+
+
 # Everyday talk about family that DIET and the scorer both read as a sure disclosure (the crisis reply
 # and an urgent case before 2026-12-07): someone close named, no sign of harm, so a check-in.
 FAMILY = {"en": "my uncle promised to teach me to drive this summer", "ar": "اخوي الكبير بيجيبني من المدرسه"}

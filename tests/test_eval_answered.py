@@ -1,9 +1,8 @@
 """``make eval``'s "topic answered in the first reply": what the user sees, not only the intent.
 
 A check-in that also answers the topic (``actions/check_in.py``) counts as an answer when it answers
-the topic the message asked, sure enough of it, and no app with a guide is named (that question's
-answer waits for "no", with the app's reporting steps). Everything else a check-in or a wrong topic
-gives is not an answer."""
+the topic the message asked, sure enough of it (an app named: with that app's guide or reporting
+steps, since 2026-12-08). Everything else a check-in or a wrong topic gives is not an answer."""
 
 from __future__ import annotations
 
@@ -62,7 +61,7 @@ def _reading(text: str, intent: str, reply: str = "none", asked: str = "", confi
                 "ask_sextortion",
                 0.9,
             ),
-            False,
+            True,
         ),
     ],
 )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bot.content import TOPIC_INTENTS, ContentLibrary
-from bot.nlu.sentences import sentences
+from bot.nlu.sentences import asks, sentences
 from bot.settings import PROJECT_ROOT
 from tests.conftest import Bot, new_sender
 
@@ -59,6 +59,48 @@ def test_a_long_message_gets_the_answer_to_its_question(bot: Bot, text: str, top
     assert check_in & {r.get("text") for r in replies}
     declined = bot.say(sender, "/deny")
     assert len([r for r in replies + declined if r.get("text") in advice]) == 1
+
+
+def test_asks_knows_a_question_by_its_mark_or_its_first_word() -> None:
+    assert asks("how long should a 9 year old be on the ipad each day")
+    assert asks("Any tips for a long car ride")
+    assert asks("My son is 12, is Roblox ok?")
+    assert asks("كيف اشغل الرقابه الابويه")
+    assert asks("ezay a2fel el location men el snap")
+    assert not asks("my uncle ties my hands when he punishes me")
+    assert not asks("عمي يربط يدي لما يعاقبني")
+
+
+# A story of harm to someone else, then a question: the check-in (the helplines), and the answer to
+# the question with it. DIET read the story and was unsure what was asked (English 0.05, Arabic
+# 0.0005, below what a check-in answers): the question's sentence decides. Written for this test.
+STORY_THEN_QUESTION = {
+    "en": (
+        "My niece stayed with us and told us about a girl in her class who was sent horrible messages by a "
+        "stranger until she cried, it upset all of us. My daughter is only ten. How long should a ten year "
+        "old spend on a tablet each day?"
+    ),
+    "ar": (
+        "بعد العشا جلسنا نسولف وبنت اختي قالت ان وحده في مدرستها طلب منها واحد غريب صور، والموضوع ضايقنا "
+        "كلنا. بنتي عمرها عشر سنين، بس ابي اعرف كم ساعه تقعد على الايباد في اليوم؟"
+    ),
+}
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_a_check_in_on_a_long_message_also_answers_its_question(bot: Bot, lang: str) -> None:
+    sender = new_sender()
+    replies = bot.say(sender, STORY_THEN_QUESTION[lang])
+    assert bot.tracker(sender)["latest_message"]["intent"]["name"] == "possible_disclosure"
+    assert bot.tracker(sender)["slots"]["audience"] == "parent"  # "my daughter": a parent
+    texts = [r.get("text") for r in replies]
+    at = texts.index(LIB.message("danger_check_in", lang, "parent"))  # after the first-contact notice
+    advice = LIB.advice("screen_habits", "parent", lang)
+    assert texts[at + 1] == advice
+    assert not replies[at + 1].get("buttons")  # the check-in's yes/no stay the only buttons
+    declined = bot.say(sender, "/deny")
+    assert advice not in [r.get("text") for r in declined]
 
 
 @pytest.mark.server

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
 
-from bot.app_guides import guided_app_in
 from bot.evaluation.sets import TOPIC_INTENTS, EvalItem
 from bot.safety.net import ANSWER_WITH_CHECK_IN, DISCLOSURE_INTENTS, POSSIBLE_DISCLOSURE
 
@@ -132,15 +131,14 @@ def intent_figures(readings: Sequence[Reading]) -> Dict[str, Any]:
 
 def answered(reading: Reading) -> bool:
     """The first reply gives the advice of the topic asked: the topic was understood, or a check-in
-    also answers it (``actions/check_in.py``: the classifier sure enough of it, and no app named,
-    whose reporting steps come with the answer to "no" instead)."""
+    also answers it (``actions/check_in.py``: the classifier sure enough of it; an app named, with
+    that app's guide or reporting steps)."""
     if reading.intent == reading.item.intent:
         return True
     return (
         reading.reply == "check_in"
         and reading.asked == reading.item.intent
         and reading.asked_confidence >= ANSWER_WITH_CHECK_IN
-        and not guided_app_in(reading.item.text)
     )
 
 
