@@ -271,6 +271,13 @@ SETS = (
         "a sixteenth family batch by four more writers on the same brief (Irish, Welsh and Northern English, British expatriates, teens in fragments, esports slang, parents on night shifts; Egyptian Arabic by young children and grandmothers, Sudanese Arabic, Egyptian Arabizi, Syrian paragraphs, Qatari and Bahraini teens, formal MSA), read first (2026-12-08, stop 30)",
     ),
     EvalSet(
+        "family_17",
+        "dev",
+        "writer",
+        {"en": "dev/family17_en.yml", "ar": "dev/family17_ar.yml"},
+        "a seventeenth family batch by four more writers on the same brief with one section added (stories heard about other people's children; disclosures told at one remove; Caribbean-British, Hong Kong, Chinese, Korean and American families, counselors, military and homeschooling families; Kuwaiti, Bahraini, Saudi and Yemeni Arabic, Iraqi Kurdish and Mauritanian families, Omani teens, Egyptian families in the Gulf, Arabizi, MSA), read first (2026-12-08, stop 31)",
+    ),
+    EvalSet(
         "blind",
         "blind",
         "writer",
