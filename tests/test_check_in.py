@@ -6,7 +6,7 @@ On REST, Telegram, WhatsApp and the web widget, in Arabic and English."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -117,48 +117,42 @@ def test_no_to_the_check_in_answers_the_question_and_opens_nothing(bot: Bot, cas
     assert cases.cases_of(Conversation("rest", sender)) == []
 
 
-@pytest.mark.parametrize("lang", ["en", "ar"])
-def test_a_check_in_on_a_question_also_answers_it_and_no_does_not_repeat_it(bot: Bot, lang: str) -> None:
-    """The general blackmail question is checked in on and answered at once (the classifier is
-    sure enough it asks about sextortion); the check-in's buttons stay the only ones."""
-    sender = start(bot, lang)
-    replies = bot.say(sender, GENERAL[lang])
-    advice = LIB.advice("sextortion", "teen", lang)
-    assert [r["text"] for r in replies] == [LIB.message("danger_check_in", lang, "teen"), advice]
-    assert "buttons" not in replies[1] or not replies[1]["buttons"]
-    declined = bot.say(sender, "/deny")
-    assert declined[0]["text"] == LIB.message("check_in_declined", lang)
-    assert advice not in texts(declined)
-
-
-# The general blackmail question on an app: the check-in, then at once the advice and that app's
-# reporting steps (before 2026-12-08 they waited for "no").
+# The same question on an app: the advice comes with that app's reporting steps (before 2026-12-08
+# they waited for "no").
 ON_AN_APP = {
     "en": "what should a teen do if someone is blackmailing them on snapchat",
     "ar": "ماذا يفعل المراهق إذا ابتزه شخص بصوره في سناب شات؟ سؤال عام",
 }
 
 
-@pytest.mark.parametrize("lang", ["en", "ar"])
-def test_a_check_in_on_a_question_naming_an_app_answers_it_with_the_apps_reporting_steps(
-    bot: Bot, cases: CaseStore, lang: str
-) -> None:
+def report_steps(app: str, lang: str) -> str:
+    """The reporting steps that follow a topic's advice when the question names ``app``."""
     from actions.apps import app_name, guides
 
+    heading = str(guides().messages["report_with_topic"][lang]).replace("<app>", app_name(app, lang))
+    return f"{heading}\n{guides().section(app, 'report', lang)}"
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+@pytest.mark.parametrize(("said", "app"), [(GENERAL, None), (ON_AN_APP, "snapchat")], ids=["general", "on_an_app"])
+def test_a_check_in_on_a_question_also_answers_it_and_no_does_not_repeat_it(
+    bot: Bot, cases: CaseStore, lang: str, said: Dict[str, str], app: Optional[str]
+) -> None:
+    """The general blackmail question is checked in on and answered at once (the classifier is
+    sure enough it asks about sextortion), with an app's reporting steps when it names one; the
+    check-in's buttons stay the only ones, and no case is opened."""
     sender = start(bot, lang)
-    replies = bot.say(sender, ON_AN_APP[lang])
-    heading = str(guides().messages["report_with_topic"][lang]).replace("<app>", app_name("snapchat", lang))
-    steps = f"{heading}\n{guides().section('snapchat', 'report', lang)}"
-    assert [r["text"] for r in replies] == [
-        LIB.message("danger_check_in", lang, "teen"),
-        LIB.advice("sextortion", "teen", lang),
-        steps,
-    ]
-    assert payloads(replies) == ["/affirm", "/deny"]  # the check-in's buttons stay the only ones
+    replies = bot.say(sender, said[lang])
+    advice = LIB.advice("sextortion", "teen", lang)
+    answer = [advice] + ([report_steps(app, lang)] if app else [])
+    assert [r["text"] for r in replies] == [LIB.message("danger_check_in", lang, "teen"), *answer]
+    assert "buttons" not in replies[1] or not replies[1]["buttons"]
+    assert payloads(replies) == ["/affirm", "/deny"]
     assert cases.cases_of(Conversation("rest", sender)) == []
     declined = bot.say(sender, "/deny")
     assert declined[0]["text"] == LIB.message("check_in_declined", lang)
-    assert steps not in texts(declined)
+    for part in answer:  # the advice, and the app's steps: not again
+        assert part not in texts(declined)
 
 
 # Everyday talk about family that DIET and the scorer both read as a sure disclosure (the crisis reply
